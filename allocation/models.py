@@ -1,0 +1,167 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from scrolls.models import Campaign, Scroll
+
+from .validators import validate_hebrew_name
+
+
+def new_order_token():
+    return secrets.token_urlsafe(24)
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Pending payment")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class OrderChannel(models.TextChoices):
+    ONLINE = "online", _("Online")
+    SHLIACH = "shliach", _("Shliach")
+    OFFLINE = "offline", _("Offline")
+    API = "api", _("API")
+
+
+class Order(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="orders", verbose_name=_("campaign")
+    )
+    # An unguessable handle for the buyer's links; the numeric id is for staff and the API.
+    token = models.CharField(max_length=64, unique=True, default=new_order_token, editable=False)
+    buyer_name = models.CharField(_("buyer's name"), max_length=200, blank=True)
+    buyer_email = models.EmailField(_("buyer's email"), blank=True)
+    buyer_phone = models.CharField(_("buyer's phone"), max_length=40, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("registered by"),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=16, choices=OrderChannel.choices, default=OrderChannel.ONLINE
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True, db_index=True)
+    # Set once every name of the order holds a letter; the sweeper looks for paid orders without it.
+    allocated_at = models.DateTimeField(_("letters allocated"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="order_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=OrderChannel.values), name="order_channel_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "cancelled"]) | Q(paid_at__isnull=False),
+                name="order_paid_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(buyer_email="") | Q(created_by__isnull=False),
+                name="order_has_buyer_or_account",
+            ),
+        ]
+        permissions = [("view_all_orders", _("Can see every order"))]
+
+    def __str__(self):
+        return f"#{self.pk} {self.campaign.slug} ({self.get_status_display()})"
+
+    @property
+    def is_paid(self):
+        return self.status == OrderStatus.PAID
+
+
+class Gender(models.TextChoices):
+    MALE = "m", _("Male (ben)")
+    FEMALE = "f", _("Female (bas)")
+
+
+class Name(models.Model):
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="names", verbose_name=_("order")
+    )
+    hebrew_name = models.CharField(
+        _("Hebrew name"), max_length=100, validators=[validate_hebrew_name]
+    )
+    parent_hebrew_name = models.CharField(
+        _("parent's Hebrew name"), max_length=100, validators=[validate_hebrew_name]
+    )
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
+    family_name = models.CharField(_("family name"), max_length=100, blank=True)
+    english_name = models.CharField(_("English name"), max_length=200, blank=True)
+    deceased = models.BooleanField(_("in memory of (deceased)"), default=False)
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+
+    class Meta:
+        verbose_name = _("name")
+        verbose_name_plural = _("names")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(hebrew_name=""), name="name_hebrew_required"),
+            models.CheckConstraint(
+                condition=~Q(parent_hebrew_name=""), name="name_parent_required"
+            ),
+            models.CheckConstraint(condition=Q(gender__in=["m", "f"]), name="name_gender_known"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def connector(self):
+        return "בן" if self.gender == Gender.MALE else "בת"
+
+    @property
+    def display_name(self):
+        """"<name> ben/bas <parent>" as written on a certificate."""
+        return f"{self.hebrew_name} {self.connector} {self.parent_hebrew_name}"
+
+
+class Letter(models.Model):
+    """One position of one scroll, held by one name, forever.
+
+    The database refuses a second name at a position (unique), a position outside the scroll
+    and any change or deletion after creation (a trigger on PostgreSQL, see migrations).
+    """
+
+    scroll = models.ForeignKey(
+        Scroll, on_delete=models.PROTECT, related_name="letters", verbose_name=_("scroll")
+    )
+    position = models.PositiveIntegerField(_("position"))
+    name = models.OneToOneField(
+        Name, on_delete=models.PROTECT, related_name="letter", verbose_name=_("name")
+    )
+    allocated_at = models.DateTimeField(_("allocated"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("letter")
+        verbose_name_plural = _("letters")
+        ordering = ["scroll_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["scroll", "position"], name="letter_position_unique"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="letter_position_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.scroll} letter {self.position}"

@@ -1,0 +1,122 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from scrolls.models import Campaign
+
+from .models import Gender, Name, Order
+from .validators import normalize_hebrew_name, validate_hebrew_name
+
+MAX_NAMES_PER_ORDER = 100_000
+
+
+class HebrewNameField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 100)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = normalize_hebrew_name(super().to_internal_value(data))
+        try:
+            validate_hebrew_name(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+        return value
+
+
+class NameInputSerializer(serializers.Serializer):
+    hebrew_name = HebrewNameField()
+    parent_hebrew_name = HebrewNameField()
+    gender = serializers.ChoiceField(choices=Gender.choices)
+    english_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    family_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    deceased = serializers.BooleanField(required=False, default=False)
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": _("Use the two-letter country code, e.g. US or IL.")},
+    )
+
+
+class BuyerSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=[("offline", _("Offline"))])
+    reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["method"] == "offline" and not attrs["reference"].strip():
+            raise serializers.ValidationError(
+                {"reference": [_("Give the receipt or transfer reference.")]}
+            )
+        return attrs
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    campaign = serializers.SlugRelatedField(slug_field="slug", queryset=Campaign.objects.filter(active=True))
+    buyer = BuyerSerializer(required=False)
+    names = NameInputSerializer(many=True, allow_empty=False, max_length=MAX_NAMES_PER_ORDER)
+    payment = PaymentInputSerializer()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+
+
+class LetterSerializer(serializers.Serializer):
+    scroll_number = serializers.IntegerField(source="scroll.number")
+    position = serializers.IntegerField()
+
+
+class NameSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+    letter = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Name
+        fields = [
+            "hebrew_name",
+            "parent_hebrew_name",
+            "gender",
+            "display_name",
+            "english_name",
+            "family_name",
+            "deceased",
+            "date_of_birth",
+            "city",
+            "country",
+            "letter",
+        ]
+
+    def get_letter(self, name) -> LetterSerializer(allow_null=True):
+        letter = getattr(name, "letter", None)
+        return LetterSerializer(letter).data if letter else None
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    buyer = serializers.SerializerMethodField()
+    names = NameSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "status",
+            "campaign",
+            "amount",
+            "currency",
+            "channel",
+            "created_at",
+            "paid_at",
+            "buyer",
+            "names",
+        ]
+
+    def get_buyer(self, order) -> BuyerSerializer:
+        return {"name": order.buyer_name, "email": order.buyer_email, "phone": order.buyer_phone}

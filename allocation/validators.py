@@ -1,0 +1,55 @@
+"""Validation of Hebrew names, shared by the API, the forms and the bulk import."""
+
+import re
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+HEBREW_LETTERS = "\u05d0-\u05ea"
+# Gershayim and geresh are accepted both as the Hebrew marks and as the ASCII quotes people
+# actually type (שליט"א); the hyphen both as '-' and the Hebrew maqaf.
+NAME_PUNCTUATION = " \"'\u05f3\u05f4\u05be-"
+_ALLOWED = re.compile(f"^[{HEBREW_LETTERS}{re.escape(NAME_PUNCTUATION)}]+$")
+_HAS_HEBREW_LETTER = re.compile(f"[{HEBREW_LETTERS}]")
+_LATIN = re.compile(r"[A-Za-z]")
+_NIQQUD = re.compile("[\u0591-\u05c7]")
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def normalize_hebrew_name(value):
+    """NFC, trimmed, inner runs of white space folded to one space."""
+    if value is None:
+        return ""
+    return _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
+
+
+def _is_invisible(char):
+    # Cf covers bidirectional overrides and zero-width characters; Cc covers NUL and friends.
+    return unicodedata.category(char) in {"Cf", "Cc", "Co", "Cs"}
+
+
+def validate_hebrew_name(value):
+    """Raise ValidationError with a message that tells the person what to fix."""
+    if not value or not value.strip():
+        raise ValidationError(_("This name is required."), code="required")
+    if any(_is_invisible(char) for char in value):
+        raise ValidationError(
+            _("The name contains invisible or control characters; please retype it."),
+            code="invisible_characters",
+        )
+    if _ALLOWED.match(value) and _HAS_HEBREW_LETTER.search(value):
+        return
+    if _LATIN.search(value):
+        raise ValidationError(
+            _("Please type the name in Hebrew letters (the English name has its own field)."),
+            code="latin_letters",
+        )
+    if _NIQQUD.search(value):
+        raise ValidationError(
+            _("Please type the name without vowel points (niqqud)."), code="niqqud"
+        )
+    raise ValidationError(
+        _("Use only Hebrew letters, spaces, gershayim, apostrophes and hyphens."),
+        code="not_hebrew",
+    )

@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from allocation.models import Order
+
+
+class PaymentProvider(models.TextChoices):
+    STRIPE = "stripe", _("Card (Stripe)")
+    OFFLINE = "offline", _("Offline (cash, cheque, transfer)")
+    DEMO = "demo", _("Demo")
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Created")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Payment(models.Model):
+    """One attempt to pay an order. Attempts are kept forever, failed ones included."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    provider = models.CharField(_("provider"), max_length=16, choices=PaymentProvider.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    # The provider's id (a PaymentIntent id) or the receipt number of an offline payment.
+    reference = models.CharField(_("reference"), max_length=255, blank=True, db_index=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="recorded_payments",
+        verbose_name=_("recorded by"),
+    )
+    # Set when what the provider reports does not match the order; staff must look.
+    flagged_reason = models.CharField(_("flagged for staff"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(provider__in=PaymentProvider.values), name="payment_provider_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.values), name="payment_status_known"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "reference"],
+                condition=Q(provider="stripe") & ~Q(reference=""),
+                name="payment_stripe_reference_unique",
+            ),
+        ]
+        permissions = [("record_offline_payment", _("Can record offline payments"))]
+
+    def __str__(self):
+        return f"{self.get_provider_display()} {self.amount} {self.currency} ({self.status})"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ScrollsConfig(AppConfig):
+    name = "scrolls"
+    verbose_name = _("Campaigns and scrolls")

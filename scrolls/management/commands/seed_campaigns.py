@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from scrolls.seed import DEFAULT_CAMPAIGNS
+from scrolls.services import campaigns_seed
+
+
+class Command(BaseCommand):
+    help = "Create the standard campaigns, each with scroll #1 open. Safe to run again."
+
+    def handle(self, *args, **options):
+        created = campaigns_seed(campaigns=DEFAULT_CAMPAIGNS)
+        if not created:
+            self.stdout.write("All campaigns already exist; nothing changed.")
+            return
+        for campaign in created:
+            self.stdout.write(self.style.SUCCESS(f"Created {campaign.slug} with scroll #1 open."))
