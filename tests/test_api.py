@@ -1,0 +1,128 @@
+import pytest
+from rest_framework.test import APIClient
+
+from allocation.models import Name, Order
+from payments.models import Payment
+
+from .conftest import token_client
+from .factories import name_data
+
+pytestmark = pytest.mark.django_db
+
+
+def order_payload(campaign="idf", names=None, **extra):
+    payload = {
+        "campaign": campaign,
+        "buyer": {"name": "Rivka Cohen", "email": "rivka@example.org", "phone": "+972-50-000-0000"},
+        "names": names if names is not None else [
+            {
+                "hebrew_name": "מנחם מענדל",
+                "parent_hebrew_name": "מחלה רבקה",
+                "gender": "m",
+                "english_name": "Menachem Mendel",
+                "family_name": "Cohen",
+                "deceased": False,
+                "city": "Jerusalem",
+                "country": "IL",
+            }
+        ],
+        "payment": {"method": "offline", "reference": "receipt 118"},
+    }
+    payload.update(extra)
+    return payload
+
+
+def test_campaign_list_is_public_and_shows_the_open_scroll(campaigns):
+    response = APIClient().get("/api/v1/campaigns/")
+    assert response.status_code == 200
+    by_slug = {item["slug"]: item for item in response.json()}
+    assert set(by_slug) == {"tomchei-temimim", "beis-rivkah", "sefardi", "idf", "russian-jewry"}
+    idf = by_slug["idf"]
+    assert idf["custom"] == "ashkenaz" and idf["currency"] == "ILS" and idf["price"] == "18.00"
+    assert idf["name_he"]
+    assert idf["active_scroll"] == {
+        "number": 1,
+        "total_letters": 304805,
+        "letters_allocated": 0,
+        "letters_remaining": 304805,
+        "percent_allocated": 0.0,
+    }
+
+
+def test_trusted_user_records_an_offline_order_paid_and_allocated(campaigns, trusted_shliach):
+    client = token_client(trusted_shliach)
+    names = [name_data(0), name_data(1, deceased=True)]
+    response = client.post("/api/v1/orders/", order_payload(names=names), format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "paid" and body["campaign"] == "idf"
+    assert body["amount"] == "36.00" and body["currency"] == "ILS"
+    assert [name["letter"] for name in body["names"]] == [
+        {"scroll_number": 1, "position": 1},
+        {"scroll_number": 1, "position": 2},
+    ]
+    assert body["names"][0]["display_name"] == "מנחם מענדל בן מרים"
+    payment = Payment.objects.get(order_id=body["id"])
+    assert (payment.provider, payment.status, payment.reference) == ("offline", "succeeded", "receipt 118")
+
+    progress = {c["slug"]: c for c in APIClient().get("/api/v1/campaigns/").json()}["idf"]
+    assert progress["active_scroll"]["letters_allocated"] == 2
+
+
+def test_order_detail_is_for_its_creator_and_staff_only(campaigns, trusted_shliach, plain_shliach, staff_user):
+    created = token_client(trusted_shliach).post("/api/v1/orders/", order_payload(), format="json").json()
+    url = f"/api/v1/orders/{created['id']}/"
+    assert token_client(trusted_shliach).get(url).json() == created
+    assert token_client(staff_user).get(url).status_code == 200
+    assert token_client(plain_shliach).get(url).status_code == 404
+    assert APIClient().get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "bad_name, field",
+    [
+        ({"hebrew_name": "Menachem"}, "hebrew_name"),
+        ({"parent_hebrew_name": ""}, "parent_hebrew_name"),
+        ({"hebrew_name": "מנחם\u202eמענדל"}, "hebrew_name"),
+        ({"hebrew_name": "<script>alert(1)</script>"}, "hebrew_name"),
+        ({"gender": "x"}, "gender"),
+        ({"country": "USA"}, "country"),
+    ],
+)
+def test_invalid_input_answers_400_per_field_and_saves_nothing(campaigns, trusted_shliach, bad_name, field):
+    names = [name_data(0), name_data(1, **bad_name)]
+    response = token_client(trusted_shliach).post("/api/v1/orders/", order_payload(names=names), format="json")
+    assert response.status_code == 400
+    errors = response.json()["names"]
+    assert list(errors) == ["1"] and list(errors["1"]) == [field] and errors["1"][field][0]
+    assert not Order.objects.exists() and not Name.objects.exists()
+
+
+def test_unknown_campaign_empty_names_and_missing_reference_are_400(campaigns, trusted_shliach):
+    client = token_client(trusted_shliach)
+    assert "campaign" in client.post("/api/v1/orders/", order_payload(campaign="nope"), format="json").json()
+    assert "names" in client.post("/api/v1/orders/", order_payload(names=[]), format="json").json()
+    payload = order_payload(payment={"method": "offline", "reference": " "})
+    assert "payment" in client.post("/api/v1/orders/", payload, format="json").json()
+    assert not Order.objects.exists()
+
+
+def test_offline_payment_without_the_permission_is_403(campaigns, plain_shliach):
+    assert token_client(plain_shliach).post("/api/v1/orders/", order_payload(), format="json").status_code == 403
+    assert APIClient().post("/api/v1/orders/", order_payload(), format="json").status_code in (401, 403)
+    assert not Order.objects.exists()
+
+
+def test_amount_below_the_suggested_price_is_refused_except_for_staff(campaigns, trusted_shliach, staff_user):
+    low = order_payload(amount="5.00")
+    assert "amount" in token_client(trusted_shliach).post("/api/v1/orders/", low, format="json").json()
+    more = token_client(trusted_shliach).post("/api/v1/orders/", order_payload(amount="50.00"), format="json")
+    assert more.json()["amount"] == "50.00"
+    custom = token_client(staff_user).post("/api/v1/orders/", low, format="json")
+    assert custom.status_code == 201 and custom.json()["amount"] == "5.00"
+
+
+def test_schema_describes_the_api(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert "/api/v1/orders/" in response.content.decode()
