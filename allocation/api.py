@@ -1,5 +1,9 @@
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -7,9 +11,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments.services import OFFLINE_PERMISSION, payment_record_offline
+from payments.providers import card_provider
+from payments.services import (
+    OFFLINE_PERMISSION,
+    payment_record_offline,
+    payment_start_card,
+)
 
-from .models import OrderChannel
+from .models import Order, OrderChannel
 from .selectors import order_visible_to, order_with_letters
 from .serializers import OrderCreateSerializer, OrderSerializer
 from .services import Buyer, order_create
@@ -21,37 +30,60 @@ def _requested_payment_method(data):
 
 
 class OrderCreateView(APIView):
+    """Create an order. `offline` (permitted users) is paid and allocated at once; `stripe`
+    (anyone) returns the PaymentIntent's client secret, and the letters appear once paid."""
+
     # Who may create an order depends on how it is paid, so the check is made in post().
     permission_classes = [AllowAny]
 
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
     def post(self, request):
-        if _requested_payment_method(request.data) == "offline" and not request.user.has_perm(
-            OFFLINE_PERMISSION
-        ):
+        method = _requested_payment_method(request.data)
+        if method == "offline" and not request.user.has_perm(OFFLINE_PERMISSION):
             raise PermissionDenied()
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        buyer = data.get("buyer") or {}
+        if data["payment"]["method"] == "stripe":
+            try:
+                card_provider()
+            except ImproperlyConfigured:
+                return Response(
+                    {"detail": _("Card payments are not available right now.")},
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                )
+        user = request.user if request.user.is_authenticated else None
         try:
             with transaction.atomic():
                 order = order_create(
                     campaign=data["campaign"],
                     names=data["names"],
-                    buyer=Buyer(**buyer),
-                    created_by=request.user,
-                    channel=OrderChannel.API,
+                    buyer=Buyer(**(data.get("buyer") or {})),
+                    created_by=user,
+                    channel=OrderChannel.API if user else OrderChannel.ONLINE,
                     amount=data.get("amount"),
-                    allow_custom_price=request.user.is_staff,
+                    allow_custom_price=bool(user and user.is_staff),
                 )
-                payment_record_offline(
-                    order=order, reference=data["payment"]["reference"], recorded_by=request.user
-                )
+                if data["payment"]["method"] == "offline":
+                    payment_record_offline(
+                        order=order, reference=data["payment"]["reference"], recorded_by=request.user
+                    )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
-        order = order_with_letters(order_visible_to(user=request.user)).get(pk=order.pk)
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+        body = OrderSerializer(order_with_letters(Order.objects.filter(pk=order.pk)).get()).data
+        body["links"] = {
+            "done": request.build_absolute_uri(reverse("order-done", kwargs={"token": order.token})),
+            "pay": request.build_absolute_uri(reverse("order-pay", kwargs={"token": order.token})),
+        }
+        if data["payment"]["method"] == "stripe":
+            payment, client_secret = payment_start_card(order_id=order.pk)
+            body["payment"] = {
+                "provider": payment.provider,
+                "client_secret": client_secret,
+                "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(generics.RetrieveAPIView):

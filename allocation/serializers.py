@@ -49,7 +49,7 @@ class BuyerSerializer(serializers.Serializer):
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=[("offline", _("Offline"))])
+    method = serializers.ChoiceField(choices=[("offline", _("Offline")), ("stripe", _("Card (Stripe)"))])
     reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):

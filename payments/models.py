@@ -70,3 +70,22 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.get_provider_display()} {self.amount} {self.currency} ({self.status})"
+
+
+class StripeEvent(models.Model):
+    """Every Stripe event id we accepted, once: a replayed delivery finds its row and stops."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"

@@ -1,11 +1,30 @@
+"""Payments: offline records, card attempts, and their confirmation exactly once.
+
+Every path that learns of a card payment's outcome (the webhook, the buyer's return page, the
+demo page) goes through payment_confirm, which locks the payment row, so duplicate, replayed
+and out-of-order news changes nothing more.
+"""
+
+import logging
+
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from allocation.models import Order, OrderStatus
-from allocation.services import order_fulfil
+from allocation.services import order_fulfil, order_mark_paid
 
-from .models import Payment, PaymentProvider, PaymentStatus
+from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent
+from .providers import (
+    ProviderStatus,
+    StripeProvider,
+    card_provider,
+    provider_for,
+    to_minor_units,
+)
+
+logger = logging.getLogger(__name__)
 
 OFFLINE_PERMISSION = "payments.record_offline_payment"
 
@@ -30,5 +49,165 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
             reference=reference,
             recorded_by=recorded_by,
         )
+        order_mark_paid(order_id=order.pk)
     order_fulfil(order_id=order.pk)
+    return payment
+
+
+def payment_start_card(*, order_id: int) -> tuple[Payment, str]:
+    """Start a card payment attempt for a pending order, or resume the open one.
+
+    Returns the attempt and the client secret the page needs (empty for the demo provider).
+    """
+    provider = card_provider()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != OrderStatus.PENDING:
+            raise ValidationError(_("This order is already paid."))
+        payment = (
+            order.payments.filter(provider=provider.name, status=PaymentStatus.CREATED, amount=order.amount)
+            .order_by("-id")
+            .first()
+        )
+        if payment is None:
+            payment = Payment.objects.create(
+                order=order, provider=provider.name, amount=order.amount, currency=order.currency
+            )
+    if payment.reference and isinstance(provider, StripeProvider):
+        intent = provider.client.v1.payment_intents.retrieve(payment.reference)
+        return payment, intent.client_secret
+    # The provider call happens outside our transaction; its idempotency key makes a retry
+    # after a crash return the same PaymentIntent.
+    started = provider.start(payment=payment)
+    Payment.objects.filter(pk=payment.pk).update(reference=started["reference"])
+    payment.reference = started["reference"]
+    return payment, started["client_secret"]
+
+
+def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
+    """Apply what the provider says of an attempt. Idempotent and order-independent: a success
+    is final, a failure after a success is ignored, and a success whose amount or currency does
+    not match the order is flagged for staff and allocates nothing."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+        if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+            return payment
+        if outcome.status == "failed":
+            payment.status = PaymentStatus.FAILED
+            payment.save(update_fields=["status", "updated_at"])
+            return payment
+        if outcome.status != "succeeded":
+            return payment
+
+        payment.status = PaymentStatus.SUCCEEDED
+        expected = to_minor_units(payment.amount, payment.currency)
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        if outcome.amount_minor is not None and (
+            outcome.amount_minor != expected or (outcome.currency and outcome.currency != payment.currency)
+        ):
+            payment.flagged_reason = _(
+                "Received %(amount)s %(currency)s (minor units) but the order expects %(expected)s %(order_currency)s."
+            ) % {
+                "amount": outcome.amount_minor,
+                "currency": outcome.currency,
+                "expected": expected,
+                "order_currency": payment.currency,
+            }
+            logger.error("Payment %s flagged: %s", payment.pk, payment.flagged_reason)
+        elif order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            payment.flagged_reason = _("The order was already paid by another attempt: refund this one.")
+            logger.error("Payment %s flagged: order %s paid twice", payment.pk, order.pk)
+        else:
+            order_mark_paid(order_id=order.pk)
+        payment.save(update_fields=["status", "flagged_reason", "updated_at"])
+    if not payment.flagged_reason:
+        order_fulfil(order_id=payment.order_id)
+    return payment
+
+
+def payment_sync(*, payment_id: int) -> Payment:
+    """Ask the provider about an attempt (the buyer's return page), then confirm as above."""
+    payment = Payment.objects.get(pk=payment_id)
+    provider = provider_for(payment)
+    if provider is None or not payment.reference or payment.status != PaymentStatus.CREATED:
+        return payment
+    return payment_confirm(payment_id=payment.pk, outcome=provider.status(payment=payment))
+
+
+def payment_demo_complete(*, payment_id: int, succeeded: bool) -> Payment:
+    payment = Payment.objects.get(pk=payment_id, provider=PaymentProvider.DEMO)
+    provider_for(payment)  # refuses when DEBUG is off
+    outcome = ProviderStatus(
+        status="succeeded" if succeeded else "failed",
+        amount_minor=to_minor_units(payment.amount, payment.currency),
+        currency=payment.currency,
+    )
+    return payment_confirm(payment_id=payment.pk, outcome=outcome)
+
+
+def _payment_for_intent(intent: dict) -> Payment | None:
+    payment = Payment.objects.filter(provider=PaymentProvider.STRIPE, reference=intent["id"]).first()
+    if payment is not None:
+        return payment
+    # The webhook can outrun our own save of the reference: fall back on the metadata.
+    payment_id = (intent.get("metadata") or {}).get("payment_id")
+    if payment_id and str(payment_id).isdigit():
+        updated = Payment.objects.filter(
+            pk=int(payment_id), provider=PaymentProvider.STRIPE, reference=""
+        ).update(reference=intent["id"])
+        if updated:
+            return Payment.objects.get(pk=int(payment_id))
+    return None
+
+
+def stripe_event_process(*, event: dict) -> str:
+    """Handle one verified Stripe event, once per event id. Returns what was done."""
+    intent = event.get("data", {}).get("object", {})
+    intent_id = intent.get("id", "") if intent.get("object") == "payment_intent" else ""
+    try:
+        with transaction.atomic():
+            record, created = StripeEvent.objects.get_or_create(
+                event_id=event["id"], defaults={"type": event.get("type", ""), "payment_intent_id": intent_id}
+            )
+    except IntegrityError:  # the same event delivered twice at the same moment
+        return "duplicate"
+    if not created and record.processed_at:
+        return "duplicate"
+
+    if event.get("type") in ("payment_intent.succeeded", "payment_intent.payment_failed") and intent_id:
+        payment = _payment_for_intent(intent)
+        if payment is None:
+            outcome = "unknown payment intent"
+            logger.warning("Stripe event %s names unknown PaymentIntent %s", event["id"], intent_id)
+        else:
+            payment = payment_confirm(payment_id=payment.pk, outcome=StripeProvider.status_of_intent(intent))
+            outcome = f"payment {payment.pk} {payment.status}"
+            if payment.flagged_reason:
+                outcome += " (flagged)"
+    else:
+        outcome = "ignored"
+    record.processed_at = timezone.now()
+    record.outcome = outcome[:255]
+    record.save(update_fields=["processed_at", "outcome"])
+    return outcome
+
+
+def payment_refund(*, payment_id: int, refunded_by) -> Payment:
+    """Refund a successful payment through its provider. The order keeps its letters, marked
+    refunded: a letter once written is not erased."""
+    if not refunded_by.is_staff:
+        raise PermissionDenied(_("Only staff may refund."))
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.SUCCEEDED:
+            raise ValidationError(_("Only a successful payment can be refunded."))
+        provider = provider_for(payment)
+        if provider is not None:
+            provider.refund(payment=payment)
+        payment.status = PaymentStatus.REFUNDED
+        payment.save(update_fields=["status", "updated_at"])
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        if order.status == OrderStatus.PAID and not order.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
+            order.status = OrderStatus.REFUNDED
+            order.save(update_fields=["status"])
     return payment

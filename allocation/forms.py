@@ -1,0 +1,88 @@
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms import formset_factory
+from django.utils.translation import gettext_lazy as _
+
+from .models import Gender
+from .validators import normalize_hebrew_name, validate_hebrew_name
+
+MAX_NAMES_ON_THE_PAGE = 50
+
+
+class HebrewNameField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 100)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"dir": "rtl", "lang": "he", "autocomplete": "off"})
+
+    def clean(self, value):
+        value = normalize_hebrew_name(value)
+        if not value and not self.required:
+            return value
+        validate_hebrew_name(value)
+        return super().clean(value)
+
+
+class NameForm(forms.Form):
+    hebrew_name = HebrewNameField(label=_("Hebrew name"))
+    gender = forms.ChoiceField(
+        label=_("Son or daughter"),
+        choices=[(Gender.MALE, _("ben (son of)")), (Gender.FEMALE, _("bas (daughter of)"))],
+        initial=Gender.MALE,
+    )
+    parent_hebrew_name = HebrewNameField(
+        label=_("Mother's Hebrew name"),
+        help_text=_("For the departed, the father's name is customary."),
+    )
+    english_name = forms.CharField(label=_("English name (optional)"), max_length=200, required=False)
+    deceased = forms.BooleanField(label=_("In memory of (deceased)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.fields["deceased"].widget.attrs["class"] = "js-deceased"
+        self.fields["parent_hebrew_name"].widget.attrs["data-label-living"] = _("Mother's Hebrew name")
+        self.fields["parent_hebrew_name"].widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
+
+
+class BaseNameFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        if not [form for form in self.forms if form.cleaned_data]:
+            raise ValidationError(_("Add at least one name."))
+
+
+NameFormSet = formset_factory(
+    NameForm,
+    formset=BaseNameFormSet,
+    extra=1,
+    max_num=MAX_NAMES_ON_THE_PAGE,
+    validate_max=True,
+)
+
+
+class BuyerForm(forms.Form):
+    buyer_name = forms.CharField(label=_("Your name"), max_length=200)
+    buyer_email = forms.EmailField(label=_("Your email"), help_text=_("Your letters and certificates are sent here."))
+    buyer_phone = forms.CharField(label=_("Phone (optional)"), max_length=40, required=False)
+    amount = forms.DecimalField(
+        label=_("Give more (optional)"),
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        help_text=_("Leave empty to pay the suggested price."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.fields["buyer_email"].widget.attrs["dir"] = "ltr"
+        self.fields["buyer_phone"].widget.attrs["dir"] = "ltr"
+        self.fields["amount"].widget.attrs["dir"] = "ltr"

@@ -1,0 +1,83 @@
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+
+from payments.views import order_sync_on_return
+from scrolls.models import Campaign
+
+from .forms import BuyerForm, NameFormSet
+from .models import Order, OrderChannel, OrderStatus
+from .services import Buyer, order_amount_suggested, order_create
+
+NAMES_PREFIX = "names"
+
+
+def _formset_with_one_more_row(data):
+    """The no-JavaScript 'add a name' button: the same data with one more empty row."""
+    data = data.copy()
+    total_key = f"{NAMES_PREFIX}-TOTAL_FORMS"
+    data[total_key] = str(min(int(data.get(total_key, 1) or 1) + 1, NameFormSet.max_num))
+    return NameFormSet(initial=None, prefix=NAMES_PREFIX, data=data)
+
+
+def _apply_service_errors(error, formset, buyer_form):
+    """Put the service's refusal beside the field it concerns."""
+    details = getattr(error, "message_dict", None) or {"__all__": error.messages}
+    rows = details.pop("names", None)
+    for row_errors in rows or []:
+        if isinstance(row_errors, dict):
+            for index, fields in row_errors.items():
+                form = formset.forms[int(index)]
+                for field, messages in fields.items():
+                    form.add_error(field if field in form.fields else None, messages)
+        else:
+            buyer_form.add_error(None, row_errors)
+    for field, messages in details.items():
+        buyer_form.add_error(field if field in buyer_form.fields else None, messages)
+
+
+def order_buy(request, slug):
+    campaign = get_object_or_404(Campaign, slug=slug, active=True)
+    if request.method == "POST":
+        buyer_form = BuyerForm(request.POST)
+        if "add_name" in request.POST:
+            formset = _formset_with_one_more_row(request.POST)
+        else:
+            formset = NameFormSet(request.POST, prefix=NAMES_PREFIX)
+            if formset.is_valid() and buyer_form.is_valid():
+                names = [form.cleaned_data for form in formset.forms if form.cleaned_data]
+                buyer = buyer_form.cleaned_data
+                try:
+                    order = order_create(
+                        campaign=campaign,
+                        names=names,
+                        buyer=Buyer(name=buyer["buyer_name"], email=buyer["buyer_email"], phone=buyer["buyer_phone"]),
+                        channel=OrderChannel.ONLINE,
+                        amount=buyer["amount"],
+                    )
+                except ValidationError as error:
+                    _apply_service_errors(error, formset, buyer_form)
+                else:
+                    return redirect("order-pay", token=order.token)
+    else:
+        buyer_form = BuyerForm()
+        formset = NameFormSet(prefix=NAMES_PREFIX)
+    context = {
+        "campaign": campaign,
+        "formset": formset,
+        "buyer_form": buyer_form,
+        "suggested_price": order_amount_suggested(campaign=campaign, name_count=1),
+    }
+    return render(request, "allocation/buy.html", context)
+
+
+@never_cache
+def order_done(request, token):
+    order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
+    if order.status == OrderStatus.PENDING:
+        order_sync_on_return(order)
+        order.refresh_from_db()
+    names = order.names.select_related("letter__scroll").order_by("id")
+    payment_failed = request.GET.get("redirect_status") == "failed"
+    context = {"order": order, "names": names, "payment_failed": payment_failed}
+    return render(request, "allocation/done.html", context)

@@ -1,0 +1,110 @@
+"""Payment providers behind one small interface, chosen by settings.
+
+`card_provider()` is Stripe when a secret key is configured, else the demo provider, which is
+refused outright when DEBUG is off. Offline payments are recorded by permitted users through
+payments.services.payment_record_offline and need no provider calls.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import stripe
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .models import Payment, PaymentProvider
+
+# Currencies whose amounts Stripe counts in whole units (no cents).
+ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "PYG", "XAF", "XOF"}
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    factor = 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+    return int((amount * factor).to_integral_value())
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What the provider says of an attempt, in our terms."""
+
+    status: str  # "succeeded", "failed" or "pending"
+    amount_minor: int | None = None
+    currency: str = ""
+
+
+class StripeProvider:
+    name = PaymentProvider.STRIPE
+
+    def __init__(self):
+        options = {"base_addresses": {"api": settings.STRIPE_API_BASE}} if settings.STRIPE_API_BASE else {}
+        self.client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY, max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES, **options
+        )
+
+    def start(self, *, payment: Payment) -> dict:
+        """Create the PaymentIntent; the idempotency key makes a retried request harmless."""
+        intent = self.client.v1.payment_intents.create(
+            params={
+                "amount": to_minor_units(payment.amount, payment.currency),
+                "currency": payment.currency.lower(),
+                "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.pk)},
+            },
+            options={"idempotency_key": f"unitysefer-payment-{payment.pk}"},
+        )
+        return {"reference": intent.id, "client_secret": intent.client_secret}
+
+    def status(self, *, payment: Payment) -> ProviderStatus:
+        intent = self.client.v1.payment_intents.retrieve(payment.reference)
+        return self.status_of_intent(intent.to_dict())
+
+    @staticmethod
+    def status_of_intent(intent: dict) -> ProviderStatus:
+        """Read a PaymentIntent as a plain dict (from the API or a webhook's JSON)."""
+        if intent["status"] == "succeeded":
+            status = "succeeded"
+        elif intent["status"] == "requires_payment_method" and intent.get("last_payment_error"):
+            status = "failed"
+        else:
+            status = "pending"
+        received = intent.get("amount_received") or intent.get("amount")
+        return ProviderStatus(status=status, amount_minor=received, currency=str(intent["currency"]).upper())
+
+    def refund(self, *, payment: Payment) -> str:
+        refund = self.client.v1.refunds.create(
+            params={"payment_intent": payment.reference},
+            options={"idempotency_key": f"unitysefer-refund-{payment.pk}"},
+        )
+        return refund.id
+
+
+class DemoProvider:
+    """Simulates a card payment on a clearly marked page. Never available with DEBUG off."""
+
+    name = PaymentProvider.DEMO
+
+    def __init__(self):
+        if not settings.DEBUG:
+            raise ImproperlyConfigured("The demo payment provider is refused when DEBUG is off.")
+
+    def start(self, *, payment: Payment) -> dict:
+        return {"reference": f"demo-{payment.pk}", "client_secret": ""}
+
+    def status(self, *, payment: Payment) -> ProviderStatus:
+        return ProviderStatus(status="pending")
+
+    def refund(self, *, payment: Payment) -> str:
+        return f"demo-refund-{payment.pk}"
+
+
+def card_provider():
+    if settings.STRIPE_SECRET_KEY:
+        return StripeProvider()
+    return DemoProvider()
+
+
+def provider_for(payment: Payment):
+    if payment.provider == PaymentProvider.STRIPE:
+        return StripeProvider()
+    if payment.provider == PaymentProvider.DEMO:
+        return DemoProvider()
+    return None

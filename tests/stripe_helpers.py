@@ -1,0 +1,75 @@
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import stripe
+
+WEBHOOK_SECRET = "whsec_unitysefer_tests"
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("localstripe_server.py"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("PORT "), f"localstripe did not start: {line!r}"
+        url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+        def ready():
+            try:
+                with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        assert wait_until(ready), "localstripe did not answer"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def stripe_server(localstripe_url, live_server, settings):
+    """The app under test talks to localstripe, which delivers signed events to its webhook."""
+    settings.STRIPE_SECRET_KEY = "sk_test_unitysefer"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_unitysefer"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = localstripe_url
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    urllib.request.urlopen(urllib.request.Request(localstripe_url + "/_config/data", method="DELETE")).close()
+    body = json.dumps({"url": f"{live_server.url}/payments/stripe/webhook/", "secret": WEBHOOK_SECRET}).encode()
+    request = urllib.request.Request(
+        localstripe_url + "/_config/webhooks/unitysefer",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request).close()
+    return stripe.StripeClient("sk_test_unitysefer", base_addresses={"api": localstripe_url}, max_network_retries=0)
+
+
+def sign(payload: bytes, secret=WEBHOOK_SECRET, timestamp=None):
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={signature}"

@@ -1,0 +1,113 @@
+"""The buyer's pages with the demo provider, through Django's test client."""
+
+import pytest
+
+from allocation.models import Letter, Order
+from payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+def buy_form(**overrides):
+    data = {
+        "names-TOTAL_FORMS": "2",
+        "names-INITIAL_FORMS": "0",
+        "names-MIN_NUM_FORMS": "0",
+        "names-MAX_NUM_FORMS": "50",
+        "names-0-hebrew_name": "מנחם מענדל",
+        "names-0-gender": "m",
+        "names-0-parent_hebrew_name": "חיה מושקא",
+        "names-1-hebrew_name": "",
+        "names-1-gender": "m",
+        "names-1-parent_hebrew_name": "",
+        "buyer_name": "Rivka",
+        "buyer_email": "rivka@example.org",
+        "buyer_phone": "",
+        "amount": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def demo(settings):
+    settings.DEBUG = True
+    settings.STRIPE_SECRET_KEY = ""
+
+
+def test_buy_page_has_right_to_left_hebrew_inputs(client, campaigns):
+    page = client.get("/buy/idf/").content.decode()
+    assert 'name="names-0-hebrew_name"' in page
+    assert page.count('dir="rtl" lang="he"') >= 2
+
+
+def test_a_bad_name_is_reported_beside_its_field_and_nothing_is_saved(client, campaigns):
+    response = client.post("/buy/idf/", buy_form(**{"names-0-hebrew_name": "Menachem"}))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Please type the name in Hebrew letters" in page
+    assert 'id="error_1_id_names-0-hebrew_name"' in page or "is-invalid" in page
+    assert not Order.objects.exists()
+
+
+def test_errors_come_in_the_buyers_language(client, campaigns):
+    response = client.post("/buy/idf/", buy_form(buyer_email="not-an-email"), HTTP_ACCEPT_LANGUAGE="he")
+    assert response.status_code == 200 and not Order.objects.exists()
+
+
+def test_add_another_name_works_without_javascript(client, campaigns):
+    response = client.post("/buy/idf/", buy_form(add_name="1"))
+    assert 'name="names-2-hebrew_name"' in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_give_more_below_the_suggested_price_is_refused(client, campaigns):
+    response = client.post("/buy/idf/", buy_form(amount="3.00"))
+    assert "cannot be less than" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_demo_payment_success_shows_the_letters(client, campaigns, demo):
+    response = client.post("/buy/idf/", buy_form(**{"names-1-hebrew_name": "שרה", "names-1-gender": "f", "names-1-parent_hebrew_name": "רבקה", "amount": "40.00"}))
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.token}/pay/"
+    assert (order.amount, order.currency, order.names.count()) == (40, "ILS", 2)
+    pay_page = client.get(response["Location"]).content.decode()
+    assert "no money is taken" in pay_page
+
+    done = client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"}, follow=True)
+    page = done.content.decode()
+    assert "מנחם מענדל בן חיה מושקא" in page and "שרה בת רבקה" in page
+    assert "letter 1 of 304,805" in page and "letter 2 of 304,805" in page
+    assert Letter.objects.filter(name__order=order).count() == 2
+
+
+def test_demo_payment_failure_lets_the_buyer_try_again(client, campaigns, demo):
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    client.get(f"/orders/{order.token}/pay/")
+    response = client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "fail"}, follow=True)
+    assert "declined" in response.content.decode()
+    # The declined attempt is kept; the pay page the buyer is sent back to opens a new one.
+    assert list(Payment.objects.filter(order=order).order_by("id").values_list("status", flat=True)) == [
+        "failed",
+        "created",
+    ]
+    client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"})
+    order.refresh_from_db()
+    assert order.status == "paid" and Payment.objects.filter(order=order).count() == 2
+
+
+def test_demo_payments_are_refused_when_debug_is_off(client, campaigns, settings):
+    settings.DEBUG = False
+    settings.STRIPE_SECRET_KEY = ""
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    assert client.get(f"/orders/{order.token}/pay/").status_code == 503
+    assert client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"}).status_code == 404
+    order.refresh_from_db()
+    assert order.status == "pending"
+
+
+def test_an_unknown_order_link_is_404(client, campaigns):
+    assert client.get("/orders/not-a-real-token/").status_code == 404
