@@ -2,7 +2,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -71,11 +70,8 @@ class OrderCreateView(APIView):
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
 
-        body = OrderSerializer(order_with_letters(Order.objects.filter(pk=order.pk)).get()).data
-        body["links"] = {
-            "done": request.build_absolute_uri(reverse("order-done", kwargs={"token": order.token})),
-            "pay": request.build_absolute_uri(reverse("order-pay", kwargs={"token": order.token})),
-        }
+        order = order_with_letters(Order.objects.filter(pk=order.pk)).get()
+        body = OrderSerializer(order, context={"request": request}).data
         if data["payment"]["method"] == "stripe":
             payment, client_secret = payment_start_card(order_id=order.pk)
             body["payment"] = {

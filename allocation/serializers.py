@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from django.urls import reverse
 from rest_framework import serializers
 
 from scrolls.models import Campaign
@@ -102,6 +103,7 @@ class OrderSerializer(serializers.ModelSerializer):
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     buyer = serializers.SerializerMethodField()
     names = NameSerializer(many=True, read_only=True)
+    links = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -116,7 +118,17 @@ class OrderSerializer(serializers.ModelSerializer):
             "paid_at",
             "buyer",
             "names",
+            "links",
         ]
+
+    def get_links(self, order) -> dict:
+        """The buyer's unguessable pages: where to pay, and where the letters are shown."""
+        request = self.context.get("request")
+        links = {
+            "done": reverse("order-done", kwargs={"token": order.token}),
+            "pay": reverse("order-pay", kwargs={"token": order.token}),
+        }
+        return {key: request.build_absolute_uri(url) if request else url for key, url in links.items()}
 
     def get_buyer(self, order) -> BuyerSerializer:
         return {"name": order.buyer_name, "email": order.buyer_email, "phone": order.buyer_phone}
