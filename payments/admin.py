@@ -1,6 +1,11 @@
-from django.contrib import admin
+import stripe
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import Payment
+from .models import Payment, StripeEvent
+from .services import payment_refund
 
 
 @admin.register(Payment)
@@ -10,7 +15,43 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ["reference", "order__id"]
     raw_id_fields = ["order", "recorded_by"]
     readonly_fields = ["status", "flagged_reason", "created_at", "updated_at"]
+    actions = ["refund"]
 
     # Payment attempts are an audit trail: never deleted.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Refund through the payment provider (the letters stay written)"))
+    def refund(self, request, queryset):
+        refunded = 0
+        for payment in queryset:
+            try:
+                payment_refund(payment_id=payment.pk, refunded_by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"#{payment.pk}: {' '.join(error.messages)}", messages.ERROR)
+            except (PermissionDenied, stripe.StripeError) as error:
+                self.message_user(request, f"#{payment.pk}: {error}", messages.ERROR)
+            else:
+                refunded += 1
+        if refunded:
+            self.message_user(
+                request,
+                ngettext("%d payment refunded.", "%d payments refunded.", refunded) % refunded,
+                messages.SUCCESS,
+            )
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "type", "payment_intent_id", "received_at", "processed_at", "outcome"]
+    search_fields = ["event_id", "payment_intent_id"]
+    list_filter = ["type"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
