@@ -16,11 +16,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Fonts the certificates and reports are drawn with: culmus (STaM and Hebrew) and
-# fonts-noto-core (Latin). chromium is only for the browser tests, so it is not installed.
+# fonts-noto-core (Latin), and the text layout libraries WeasyPrint draws them with.
+# chromium is only for the browser tests, so it is not installed.
 # Versions follow the Debian release the base image tracks, with its security updates.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends culmus fonts-noto-core \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
     && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user with no login shell. It owns its home (gunicorn keeps its control
@@ -50,7 +52,7 @@ ENV PYTHONPATH=/app
 # Static files are collected into the image (STATIC_ROOT=/app/staticfiles). The key only
 # lets the settings load; nothing signed at build time is kept.
 RUN SECRET_KEY=collectstatic-build-only-not-secret python manage.py collectstatic --noinput \
-    && install -d -o unitysefer -g unitysefer /app/media
+    && install -d -o unitysefer -g unitysefer /app/media /app/private
 
 USER 10001:10001
 

@@ -9,9 +9,18 @@ PYTEST_ARGS ?=
 #   chromium: browser tests (Playwright drives Debian's chromium)
 #   culmus: STaM and Hebrew fonts for certificates
 #   fonts-noto-core: Latin text of certificates and reports
-DEBIAN_PACKAGES := chromium culmus fonts-noto-core
+#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0: text layout for WeasyPrint (certificates)
+#   poppler-utils: pdftotext and pdftoppm, which the certificate tests read PDFs back with
+#   gettext: msgfmt and xgettext, which makemessages and compilemessages run (make messages, and
+#     the test that the catalogues are up to date)
+DEBIAN_PACKAGES := chromium culmus fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils gettext
+# npm writes this file on every install: node_modules/ is as package-lock.json says once it is newer.
+NODE_STAMP := node_modules/.package-lock.json
+# What makemessages reads: our apps and templates, none of the tools' or tests' files.
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=bench --ignore=tests --ignore=private \
+	--ignore=media --ignore=staticfiles --ignore=docs --ignore=locale --ignore=*.egg-info
 
-.PHONY: venv system-packages run test migrate bench clean
+.PHONY: venv system-packages node-packages run test bench messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,23 +30,40 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# axe-core, which the accessibility tests inject into the pages (package-lock.json pins it).
+$(NODE_STAMP): package.json package-lock.json
+	command -v npm >/dev/null || bash .ci/install-debian-packages npm
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-packages: $(NODE_STAMP)
+
 # Installs the Debian packages above that are missing (needs apt-get and root, as on CI).
 system-packages:
 	@bash .ci/install-debian-packages $(DEBIAN_PACKAGES)
 
-# Embedded defaults: SQLite, tasks in-process, demo payments, seeded campaigns.
+# Embedded defaults: SQLite, tasks in-process, demo payments, seeded campaigns and the text of
+# the Torah (load_torah_text: about 3 s on SQLite the first time, 1 s after; it is idempotent).
 run: export DEBUG ?= true
 run: venv system-packages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_campaigns
+	$(BIN)/python manage.py load_torah_text
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # PostgreSQL and Redis from DATABASE_URL/REDIS_URL, else the local servers, else throwaway ones.
-test: venv system-packages
+test: venv system-packages node-packages
 	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The catalogues of Hebrew and Russian after a change of any user-facing string: new strings come
+# in untranslated (translate them in locale/*/LC_MESSAGES/django.po), then compiled to .mo, which
+# are committed. tests/test_i18n.py fails while a catalogue is out of date or untranslated.
+messages: venv system-packages
+	DEBUG=true $(BIN)/python manage.py makemessages -l he -l ru --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	DEBUG=true $(BIN)/python manage.py compilemessages -l he -l ru --ignore=.venv --ignore=node_modules
 
 bench: venv
 	$(BIN)/python tests/with_services.py $(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache

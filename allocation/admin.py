@@ -1,6 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Letter, Name, Order
+from payments.services import payment_record_offline
+
+from .models import Letter, Name, Order, Reservation
+from .selectors import letters_with_text
 
 
 class NameInline(admin.TabularInline):
@@ -12,16 +21,52 @@ class NameInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(SimpleHistoryAdmin):
     list_display = ["id", "campaign", "status", "channel", "amount", "currency", "buyer_email", "created_by", "created_at"]
     list_filter = ["status", "channel", "campaign"]
     search_fields = ["id", "buyer_name", "buyer_email", "names__hebrew_name"]
     readonly_fields = ["token", "status", "paid_at", "allocated_at", "created_at"]
     list_select_related = ["campaign", "created_by"]
     inlines = [NameInline]
+    actions = ["approve"]
+    # A shliach's order can hold 200,000 names: past this many they are listed on their own page.
+    INLINE_NAMES_MAX = 200
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.names.count() > self.INLINE_NAMES_MAX:
+            return []
+        return self.inlines
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "names_link"]
+
+    @admin.display(description=_("names"))
+    def names_link(self, order):
+        if order.pk is None:
+            return "—"
+        url = reverse("admin:allocation_name_changelist") + f"?order__id__exact={order.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("All the names of this order"))
+
+    @admin.action(description=_("Approve: record as paid offline (cash, cheque or transfer received)"))
+    def approve(self, request, queryset):
+        approved = 0
+        for order in queryset:
+            try:
+                payment_record_offline(order=order, reference=f"approved by {request.user}", recorded_by=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                detail = " ".join(getattr(error, "messages", [str(error)]))
+                self.message_user(request, f"#{order.pk}: {detail}", messages.ERROR)
+            else:
+                approved += 1
+        if approved:
+            self.message_user(
+                request,
+                ngettext("%d order approved.", "%d orders approved.", approved) % approved,
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Name)
@@ -39,15 +84,57 @@ class NameAdmin(admin.ModelAdmin):
 class LetterAdmin(admin.ModelAdmin):
     """Read-only: a letter once given is never changed or taken back."""
 
-    list_display = ["scroll", "position", "name", "allocated_at"]
+    list_display = ["scroll", "position", "written_letter", "verse", "name", "allocated_at"]
     list_filter = ["scroll__campaign"]
     search_fields = ["name__hebrew_name", "name__parent_hebrew_name"]
     list_select_related = ["scroll__campaign", "name"]
+    readonly_fields = ["scroll", "position", "written_letter", "verse", "name", "allocated_at"]
+
+    def get_queryset(self, request):
+        return letters_with_text(super().get_queryset(request))
+
+    @admin.display(description=_("letter"))
+    def written_letter(self, letter):
+        if letter.text_letter is None:
+            return "—"
+        return f"{letter.text_letter} ({letter.text_word})"
+
+    @admin.display(description=_("verse"))
+    def verse(self, letter):
+        if letter.text_book is None:
+            return "—"
+        return f"{letter.text_book} {letter.text_chapter}:{letter.text_verse}"
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(SimpleHistoryAdmin):
+    """Honour letters are reserved and given on the staff's page (/staff/honours/), through the
+    services; here staff may say who one not yet given is for, and read its history."""
+
+    list_display = ["scroll", "position", "honouree", "is_default", "reached_at", "name", "given_at"]
+    list_filter = ["scroll__campaign", "scroll__state"]
+    search_fields = ["honouree", "note"]
+    list_select_related = ["scroll__campaign", "name"]
+    fields = ["scroll", "position", "honouree", "note", "is_default", "reached_at", "name", "given_at", "given_by",
+              "created_by", "created_at"]  # fmt: skip
+    readonly_fields = ["scroll", "position", "is_default", "reached_at", "name", "given_at", "given_by", "created_by",
+                       "created_at"]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_given:
+            return [*self.readonly_fields, "honouree", "note"]
+        return self.readonly_fields
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -10,6 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import referrer_for
+from accounts.services import offline_payment_check
 from payments.providers import card_provider
 from payments.services import (
     OFFLINE_PERMISSION,
@@ -20,7 +23,7 @@ from payments.services import (
 from .models import Order, OrderChannel
 from .selectors import order_visible_to, order_with_letters
 from .serializers import OrderCreateSerializer, OrderSerializer
-from .services import Buyer, order_create
+from .services import Buyer, order_amount_suggested, order_create
 
 
 def _requested_payment_method(data):
@@ -43,6 +46,15 @@ class OrderCreateView(APIView):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data["payment"]["method"] == "offline":
+            # The limit is per order: the amount given, else the suggested price of its names.
+            amount = data.get("amount")
+            if amount is None:
+                amount = order_amount_suggested(campaign=data["campaign"], name_count=len(data["names"]))
+            try:
+                offline_payment_check(user=request.user, amount=amount, currency=data["campaign"].currency)
+            except DjangoValidationError as error:
+                raise PermissionDenied(error.messages[0]) from error
         if data["payment"]["method"] == "stripe":
             try:
                 card_provider()
@@ -62,6 +74,10 @@ class OrderCreateView(APIView):
                     channel=OrderChannel.API if user else OrderChannel.ONLINE,
                     amount=data.get("amount"),
                     allow_custom_price=bool(user and user.is_staff),
+                    referred_by=None if user else referrer_for(request=request),
+                    # A buyer ordering for themselves reads in the language of their request; an
+                    # order registered by a user takes that user's (accounts.selectors.order_language).
+                    language="" if user else translation.get_language(),
                 )
                 if data["payment"]["method"] == "offline":
                     payment_record_offline(

@@ -36,16 +36,32 @@ class NameForm(forms.Form):
         help_text=_("For the departed, the father's name is customary."),
     )
     english_name = forms.CharField(label=_("English name (optional)"), max_length=200, required=False)
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"), required=False, widget=forms.DateInput(attrs={"type": "date", "dir": "ltr"})
+    )
     deceased = forms.BooleanField(label=_("In memory of (deceased)"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, campaign, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
-        self.fields["deceased"].widget.attrs["class"] = "js-deceased"
-        self.fields["parent_hebrew_name"].widget.attrs["data-label-living"] = _("Mother's Hebrew name")
-        self.fields["parent_hebrew_name"].widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
+        # The campaign's own rules shape the form; allocation.services.name_clean enforces them.
+        if campaign.requires_date_of_birth:
+            self.fields["date_of_birth"].required = True
+        else:
+            del self.fields["date_of_birth"]
+        parent = self.fields["parent_hebrew_name"]
+        parent.label = campaign.parent_name_label
+        if campaign.for_the_departed or campaign.parent_is_father:
+            parent.help_text = ""
+        if campaign.for_the_departed:
+            del self.fields["deceased"]  # every name here is in memory of the departed
+        else:
+            self.fields["deceased"].widget.attrs["class"] = "js-deceased"
+            if not campaign.parent_is_father:
+                parent.widget.attrs["data-label-living"] = _("Mother's Hebrew name")
+                parent.widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
 
 
 class BaseNameFormSet(forms.BaseFormSet):

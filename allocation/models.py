@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from scrolls.models import Campaign, Scroll
 
@@ -27,6 +28,8 @@ class OrderChannel(models.TextChoices):
     SHLIACH = "shliach", _("Shliach")
     OFFLINE = "offline", _("Offline")
     API = "api", _("API")
+    # An honour letter given by staff at a reserved position (no payment).
+    HONOUR = "honour", _("Honour letter")
 
 
 class Order(models.Model):
@@ -49,6 +52,15 @@ class Order(models.Model):
     channel = models.CharField(
         _("channel"), max_length=16, choices=OrderChannel.choices, default=OrderChannel.ONLINE
     )
+    # The shliach whose referral link brought the buyer, credited with the order.
+    referred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referred_orders",
+        verbose_name=_("referred by"),
+    )
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     status = models.CharField(
@@ -58,6 +70,12 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True, db_index=True)
     # Set once every name of the order holds a letter; the sweeper looks for paid orders without it.
     allocated_at = models.DateTimeField(_("letters allocated"), null=True, blank=True)
+    # The email with the link to the buyer's letters is sent once; this records that it was.
+    confirmation_sent_at = models.DateTimeField(_("confirmation emailed"), null=True, blank=True)
+    # The language the buyer used when ordering: their emails are written in it. Blank (an order
+    # registered for someone else): the registering user's language, else the site's.
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES, default="")
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("order")
@@ -165,3 +183,79 @@ class Letter(models.Model):
 
     def __str__(self):
         return f"{self.scroll} letter {self.position}"
+
+
+class Reservation(models.Model):
+    """A position of a scroll kept for an honouree: allocation walks past it, and staff give it
+    (allocation.services.reservation_give), for the last letters at the siyum itself.
+
+    On PostgreSQL a trigger keeps the position within the scroll and free of any other name's
+    letter, refuses to reserve a position already written, and keeps a reservation that the
+    walk has reached or that was given (see migrations).
+    """
+
+    scroll = models.ForeignKey(
+        Scroll, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("scroll")
+    )
+    position = models.PositiveIntegerField(_("position"))
+    honouree = models.CharField(
+        _("honouree"), max_length=200, blank=True, help_text=_("Who the letter is kept for, as staff know them.")
+    )
+    note = models.TextField(_("note"), blank=True)
+    # Made when the scroll opened (the campaign's first and last honour letters), not by a person.
+    is_default = models.BooleanField(_("made with the scroll"), default=False, editable=False)
+    # When allocation's walk stepped on this position and passed it by: from then it may be given.
+    reached_at = models.DateTimeField(_("reached"), null=True, blank=True, editable=False)
+    # The name written at this position once it is given; the letter guard lets only this name
+    # write a letter here.
+    name = models.OneToOneField(
+        Name,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reservation",
+        verbose_name=_("given to"),
+        editable=False,
+    )
+    given_at = models.DateTimeField(_("given"), null=True, blank=True, editable=False)
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("given by"),
+        editable=False,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reserved by"),
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("reserved"), default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("honour letter")
+        verbose_name_plural = _("honour letters")
+        ordering = ["scroll_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["scroll", "position"], name="reservation_position_unique"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="reservation_position_positive"),
+            models.CheckConstraint(
+                condition=Q(name__isnull=True, given_at__isnull=True)
+                | Q(name__isnull=False, given_at__isnull=False, reached_at__isnull=False),
+                name="reservation_given_has_name_date_and_was_reached",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.scroll} letter {self.position} ({self.honouree or '—'})"
+
+    @property
+    def is_given(self):
+        return self.name_id is not None

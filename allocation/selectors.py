@@ -1,6 +1,14 @@
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from .models import Name, Order
+from scrolls.models import Campaign, TextLetter
+from scrolls.selectors import (
+    TEXT_LOOKUP_BATCH,
+    letter_identity,
+    text_letters_at,
+    viewer_sees_exact_letter,
+)
+
+from .models import Letter, Name, Order, Reservation
 
 
 def order_visible_to(*, user) -> QuerySet:
@@ -20,3 +28,69 @@ def order_with_letters(queryset: QuerySet) -> QuerySet:
             queryset=Name.objects.select_related("letter__scroll").order_by("id"),
         )
     )
+
+
+def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> list[dict]:
+    """For each name (in the order given): {"name": name, "letter": ...}, the letter being
+    None until allocated, else scroll_number, position, total, letter, word, book, book_he,
+    chapter, verse, parsha, parsha_he (text fields None while no text is loaded for the
+    scroll), or only scroll_number, parsha, parsha_he where the campaign tells buyers only the
+    parsha and the viewer is not staff. One query per 5,000 names for the letters and as
+    many for the text: never one per name."""
+    name_ids = [name.pk for name in names]
+    letters = {}
+    for start in range(0, len(name_ids), TEXT_LOOKUP_BATCH):
+        batch = name_ids[start : start + TEXT_LOOKUP_BATCH]
+        letters |= {
+            letter.name_id: letter
+            for letter in Letter.objects.filter(name_id__in=batch).select_related("scroll")
+        }
+    exact = viewer_sees_exact_letter(campaign=campaign, viewer=viewer)
+    text = text_letters_at(
+        wanted=[
+            (letter.scroll.edition_id, letter.position)
+            for letter in letters.values()
+            if letter.scroll.edition_id
+        ]
+    )
+    described = []
+    for name in names:
+        letter = letters.get(name.pk)
+        if letter is None:
+            described.append({"name": name, "letter": None})
+            continue
+        identity = {"scroll_number": letter.scroll.number}
+        if exact:
+            identity |= {"position": letter.position, "total": letter.scroll.total_letters}
+        text_letter = text.get((letter.scroll.edition_id, letter.position))
+        identity |= letter_identity(text_letter=text_letter, exact=exact)
+        described.append({"name": name, "letter": identity})
+    return described
+
+
+def order_letters_describe(*, order: Order, viewer) -> list[dict]:
+    """Every name of an order in id order with its letter, as names_letters_describe says, for
+    the done page, the API and certificates. `viewer` is the user looking (None: the public)."""
+    names = sorted(order.names.all(), key=lambda name: name.pk)  # uses a prefetch when there is one
+    return names_letters_describe(names=names, campaign=order.campaign, viewer=viewer)
+
+
+def letters_with_text(queryset: QuerySet) -> QuerySet:
+    """Letters annotated with what is written at their position (text_letter, text_word,
+    text_book, text_chapter, text_verse; None while no text is loaded), for staff lists.
+    Each is one indexed read per row."""
+    at_position = TextLetter.objects.filter(
+        edition_id=OuterRef("scroll__edition_id"), position=OuterRef("position")
+    )
+    return queryset.annotate(
+        **{
+            f"text_{field}": Subquery(at_position.values(field)[:1])
+            for field in ("letter", "word", "book", "chapter", "verse")
+        }
+    )
+
+
+def scroll_reserved_positions(*, scroll_id: int) -> frozenset[int]:
+    """Every reserved position of a scroll, given or not: the walk steps over all of them. Read
+    once per allocation under the campaign lock (reservations are made under it too)."""
+    return frozenset(Reservation.objects.filter(scroll_id=scroll_id).values_list("position", flat=True))

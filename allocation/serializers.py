@@ -1,11 +1,14 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from certificates.selectors import certificate_urls, certificates_by_name_id
 from scrolls.models import Campaign
 
 from .models import Gender, Name, Order
+from .selectors import names_letters_describe, order_letters_describe
 from .validators import normalize_hebrew_name, validate_hebrew_name
 
 MAX_NAMES_PER_ORDER = 100_000
@@ -70,13 +73,41 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 class LetterSerializer(serializers.Serializer):
-    scroll_number = serializers.IntegerField(source="scroll.number")
-    position = serializers.IntegerField()
+    """A name's letter (see allocation.selectors.names_letters_describe). Where the campaign
+    tells buyers only the parsha, everyone but staff gets scroll_number, parsha and parsha_he
+    only. Text fields are null while no text is loaded for the scroll."""
+
+    scroll_number = serializers.IntegerField()
+    position = serializers.IntegerField(required=False)
+    total = serializers.IntegerField(required=False)
+    letter = serializers.CharField(required=False, allow_null=True)
+    word = serializers.CharField(required=False, allow_null=True)
+    book = serializers.CharField(required=False, allow_null=True)
+    book_he = serializers.CharField(required=False, allow_null=True)
+    chapter = serializers.IntegerField(required=False, allow_null=True)
+    verse = serializers.IntegerField(required=False, allow_null=True)
+    parsha = serializers.CharField(allow_null=True)
+    parsha_he = serializers.CharField(allow_null=True)
+
+
+class CertificateLinksSerializer(serializers.Serializer):
+    """A name's certificate, once issued: the PDF (by the order's unguessable link) and its
+    public verification page."""
+
+    code = serializers.CharField()
+    download_url = serializers.URLField()
+    verify_url = serializers.URLField()
+
+
+def _viewer(serializer):
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
 
 
 class NameSerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
     letter = serializers.SerializerMethodField()
+    certificate = serializers.SerializerMethodField()
 
     class Meta:
         model = Name
@@ -92,17 +123,31 @@ class NameSerializer(serializers.ModelSerializer):
             "city",
             "country",
             "letter",
+            "certificate",
         ]
 
     def get_letter(self, name) -> LetterSerializer(allow_null=True):
-        letter = getattr(name, "letter", None)
-        return LetterSerializer(letter).data if letter else None
+        # OrderSerializer describes all of an order's letters at once and passes them in.
+        described = self.context.get("letters_by_name_id")
+        if described is None:
+            [item] = names_letters_describe(names=[name], campaign=name.order.campaign, viewer=_viewer(self))
+            return item["letter"]
+        return described.get(name.pk)
+
+    def get_certificate(self, name) -> CertificateLinksSerializer(allow_null=True):
+        certificates = self.context.get("certificates_by_name_id")
+        if certificates is None:
+            certificates = certificates_by_name_id(names=[name])
+        certificate = certificates.get(name.pk)
+        if certificate is None:
+            return None
+        return certificate_urls(certificate=certificate, order=name.order, request=self.context.get("request"))
 
 
 class OrderSerializer(serializers.ModelSerializer):
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     buyer = serializers.SerializerMethodField()
-    names = NameSerializer(many=True, read_only=True)
+    names = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -129,6 +174,16 @@ class OrderSerializer(serializers.ModelSerializer):
             "pay": reverse("order-pay", kwargs={"token": order.token}),
         }
         return {key: request.build_absolute_uri(url) if request else url for key, url in links.items()}
+
+    @extend_schema_field(NameSerializer(many=True))
+    def get_names(self, order):
+        described = order_letters_describe(order=order, viewer=_viewer(self))
+        context = {
+            **self.context,
+            "letters_by_name_id": {item["name"].pk: item["letter"] for item in described},
+            "certificates_by_name_id": certificates_by_name_id(names=[item["name"] for item in described]),
+        }
+        return NameSerializer([item["name"] for item in described], many=True, context=context).data
 
     def get_buyer(self, order) -> BuyerSerializer:
         return {"name": order.buyer_name, "email": order.buyer_email, "phone": order.buyer_phone}

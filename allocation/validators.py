@@ -29,17 +29,22 @@ def _is_invisible(char):
     return unicodedata.category(char) in {"Cf", "Cc", "Co", "Cs"}
 
 
+def has_invisible_characters(value: str) -> bool:
+    return any(_is_invisible(char) for char in value)
+
+
 def validate_hebrew_name(value):
     """Raise ValidationError with a message that tells the person what to fix."""
     if not value or not value.strip():
         raise ValidationError(_("This name is required."), code="required")
-    if any(_is_invisible(char) for char in value):
+    # The common case first: only allowed characters (none of them invisible) and a letter.
+    if _ALLOWED.fullmatch(value) and _HAS_HEBREW_LETTER.search(value):
+        return
+    if has_invisible_characters(value):
         raise ValidationError(
             _("The name contains invisible or control characters; please retype it."),
             code="invisible_characters",
         )
-    if _ALLOWED.match(value) and _HAS_HEBREW_LETTER.search(value):
-        return
     if _LATIN.search(value):
         raise ValidationError(
             _("Please type the name in Hebrew letters (the English name has its own field)."),

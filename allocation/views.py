@@ -1,38 +1,40 @@
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 
+from accounts.selectors import referrer_for
 from payments.views import order_sync_on_return
 from scrolls.models import Campaign
 
 from .forms import BuyerForm, NameFormSet
 from .models import Order, OrderChannel, OrderStatus
-from .services import Buyer, order_amount_suggested, order_create
+from .selectors import order_letters_describe
+from .services import Buyer, OrderNamesInvalid, order_amount_suggested, order_create
 
 NAMES_PREFIX = "names"
 
 
-def _formset_with_one_more_row(data):
+def _formset_with_one_more_row(data, campaign):
     """The no-JavaScript 'add a name' button: the same data with one more empty row."""
     data = data.copy()
     total_key = f"{NAMES_PREFIX}-TOTAL_FORMS"
     data[total_key] = str(min(int(data.get(total_key, 1) or 1) + 1, NameFormSet.max_num))
-    return NameFormSet(initial=None, prefix=NAMES_PREFIX, data=data)
+    return NameFormSet(data=data, prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
 
 
-def _apply_service_errors(error, formset, buyer_form):
+def _apply_service_errors(error, formset, buyer_form, filled_forms):
     """Put the service's refusal beside the field it concerns."""
-    details = getattr(error, "message_dict", None) or {"__all__": error.messages}
-    rows = details.pop("names", None)
-    for row_errors in rows or []:
-        if isinstance(row_errors, dict):
-            for index, fields in row_errors.items():
-                form = formset.forms[int(index)]
-                for field, messages in fields.items():
-                    form.add_error(field if field in form.fields else None, messages)
-        else:
-            buyer_form.add_error(None, row_errors)
-    for field, messages in details.items():
+    if isinstance(error, OrderNamesInvalid):
+        for index, fields in error.errors_by_row.items():
+            form = filled_forms[index]
+            for field, messages in fields.items():
+                form.add_error(field if field in form.fields else None, messages)
+        return
+    if not hasattr(error, "error_dict"):
+        buyer_form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
         buyer_form.add_error(field if field in buyer_form.fields else None, messages)
 
 
@@ -41,11 +43,12 @@ def order_buy(request, slug):
     if request.method == "POST":
         buyer_form = BuyerForm(request.POST)
         if "add_name" in request.POST:
-            formset = _formset_with_one_more_row(request.POST)
+            formset = _formset_with_one_more_row(request.POST, campaign)
         else:
-            formset = NameFormSet(request.POST, prefix=NAMES_PREFIX)
+            formset = NameFormSet(request.POST, prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
             if formset.is_valid() and buyer_form.is_valid():
-                names = [form.cleaned_data for form in formset.forms if form.cleaned_data]
+                filled_forms = [form for form in formset.forms if form.cleaned_data]
+                names = [form.cleaned_data for form in filled_forms]
                 buyer = buyer_form.cleaned_data
                 try:
                     order = order_create(
@@ -54,14 +57,16 @@ def order_buy(request, slug):
                         buyer=Buyer(name=buyer["buyer_name"], email=buyer["buyer_email"], phone=buyer["buyer_phone"]),
                         channel=OrderChannel.ONLINE,
                         amount=buyer["amount"],
+                        referred_by=referrer_for(request=request),
+                        language=translation.get_language(),
                     )
                 except ValidationError as error:
-                    _apply_service_errors(error, formset, buyer_form)
+                    _apply_service_errors(error, formset, buyer_form, filled_forms)
                 else:
                     return redirect("order-pay", token=order.token)
     else:
         buyer_form = BuyerForm()
-        formset = NameFormSet(prefix=NAMES_PREFIX)
+        formset = NameFormSet(prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
     context = {
         "campaign": campaign,
         "formset": formset,
@@ -77,7 +82,10 @@ def order_done(request, token):
     if order.status == OrderStatus.PENDING:
         order_sync_on_return(order)
         order.refresh_from_db()
-    names = order.names.select_related("letter__scroll").order_by("id")
     payment_failed = request.GET.get("redirect_status") == "failed"
-    context = {"order": order, "names": names, "payment_failed": payment_failed}
+    context = {
+        "order": order,
+        "names": order_letters_describe(order=order, viewer=request.user),
+        "payment_failed": payment_failed,
+    }
     return render(request, "allocation/done.html", context)

@@ -3,13 +3,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Payment, StripeEvent
 from .services import payment_refund
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(SimpleHistoryAdmin):
     list_display = ["id", "order", "provider", "status", "amount", "currency", "reference", "flagged_reason", "created_at"]
     list_filter = ["provider", "status"]
     search_fields = ["reference", "order__id"]

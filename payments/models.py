@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from allocation.models import Order
 
@@ -47,6 +48,7 @@ class Payment(models.Model):
     flagged_reason = models.CharField(_("flagged for staff"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("payment")

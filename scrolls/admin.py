@@ -1,13 +1,15 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Campaign, Scroll
+from .models import Campaign, Scroll, TextEdition
+from .services import scroll_open_first, scroll_open_refresh
 
 
 class ScrollInline(admin.TabularInline):
     model = Scroll
     extra = 0
     can_delete = False
-    fields = ["number", "state", "total_letters", "letters_allocated", "opened_at", "filled_at"]
+    fields = ["number", "state", "edition", "total_letters", "letters_allocated", "opened_at", "filled_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -15,20 +17,46 @@ class ScrollInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "custom", "currency", "price", "allocation_mode", "active"]
+class CampaignAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "slug", "custom", "currency", "price", "allocation_mode", "discloses_parsha_only", "active"]
     list_filter = ["active", "custom", "allocation_mode"]
     search_fields = ["name", "name_he", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ScrollInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        scroll_open_first(campaign=obj)
+        # A new allocation mode applies at once to an open scroll that holds no letter yet.
+        scroll_open_refresh(campaign=obj)
+
 
 @admin.register(Scroll)
-class ScrollAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "state", "letters_allocated", "total_letters", "opened_at", "filled_at"]
+class ScrollAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "state", "edition", "letters_allocated", "total_letters", "opened_at", "filled_at"]
     list_filter = ["state", "campaign"]
-    # Progress and state move only through the allocation service, never by hand.
-    readonly_fields = ["letters_allocated", "last_position", "state", "opened_at", "filled_at"]
+    list_select_related = ["campaign", "edition"]
+    # Progress, state and text move only through the services, never by hand.
+    readonly_fields = [
+        "edition", "total_letters", "letters_allocated", "steps_walked", "state", "opened_at", "filled_at",
+        "completed_at",
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TextEdition)
+class TextEditionAdmin(admin.ModelAdmin):
+    """Loaded by `manage.py load_torah_text`; read-only here."""
+
+    list_display = ["name", "slug", "letter_count", "is_default", "source", "loaded_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ScrollsConfig(AppConfig):
     name = "scrolls"
     verbose_name = _("Campaigns and scrolls")
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the progress cache to every change)

@@ -58,4 +58,41 @@ DEFAULT_CAMPAIGNS = [
         "price": Decimal("18.00"),
         "time_zone": "America/New_York",
     },
+    {
+        "slug": "children",
+        "name": "Sefer Torah of Jewish Children",
+        "name_he": "ספר התורה של ילדי ישראל",
+        "description": (
+            "The children's Sefer Torah: for boys under 13 and girls under 12. Letters are given by "
+            "lottery, and the child is told the parsha of their letter."
+        ),
+        "description_he": (
+            "ספר התורה של ילדי ישראל: לבנים עד גיל 13 ולבנות עד גיל 12. האותיות ניתנות בגורל, "
+            "והילד מקבל את שם הפרשה של האות שלו."
+        ),
+        "custom": "ari",
+        "currency": "USD",
+        "price": Decimal("1.00"),
+        "time_zone": "America/New_York",
+        "allocation_mode": "lottery",
+        "discloses_parsha_only": True,
+        "boys_under_age": 13,
+        "girls_under_age": 12,
+    },
+    {
+        "slug": "world-of-truth",
+        "name": "Sefer Torah for the World of Truth",
+        "name_he": "ספר תורה לעלמא דקשוט",
+        "description": (
+            "Letters in memory of those who have passed away, for the elevation of their souls. "
+            "Each is given with the father's name."
+        ),
+        "description_he": "אותיות לעילוי נשמת מי שהלכו לעולמם. כל שם נכתב עם שם האב.",
+        "custom": "ari",
+        "currency": "USD",
+        "price": Decimal("18.00"),
+        "time_zone": "America/New_York",
+        "for_the_departed": True,
+        "parent_is_father": True,
+    },
 ]

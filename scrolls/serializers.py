@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Campaign, Scroll
+from .models import Campaign, Scroll, ScrollState
 from .selectors import campaign_open_scroll
 
 
@@ -14,6 +14,8 @@ class ActiveScrollSerializer(serializers.ModelSerializer):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    requires_date_of_birth = serializers.BooleanField(read_only=True)
+    scrolls_completed = serializers.SerializerMethodField()
     active_scroll = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,14 +25,45 @@ class CampaignSerializer(serializers.ModelSerializer):
             "name",
             "name_he",
             "description",
+            "description_he",
             "custom",
             "currency",
             "price",
             "allocation_mode",
             "time_zone",
+            "discloses_parsha_only",
+            "requires_date_of_birth",
+            "boys_under_age",
+            "girls_under_age",
+            "for_the_departed",
+            "parent_is_father",
+            "scrolls_completed",
             "active_scroll",
         ]
+
+    def get_scrolls_completed(self, campaign) -> int:
+        """Scrolls whose every letter is written (full, or completed at their siyum)."""
+        annotated = getattr(campaign, "scrolls_completed", None)
+        if annotated is not None:
+            return annotated
+        return campaign.scrolls.filter(state__in=[ScrollState.FULL, ScrollState.COMPLETED]).count()
 
     def get_active_scroll(self, campaign) -> ActiveScrollSerializer(allow_null=True):
         scroll = campaign_open_scroll(campaign=campaign)
         return ActiveScrollSerializer(scroll).data if scroll else None
+
+
+class PositionSerializer(serializers.Serializer):
+    """A position of a scroll. Only position, total, parsha and parsha_he where the campaign
+    tells buyers only the parsha (for everyone but staff)."""
+
+    position = serializers.IntegerField()
+    total = serializers.IntegerField()
+    letter = serializers.CharField(required=False)
+    word = serializers.CharField(required=False)
+    book = serializers.CharField(required=False)
+    book_he = serializers.CharField(required=False)
+    chapter = serializers.IntegerField(required=False)
+    verse = serializers.IntegerField(required=False)
+    parsha = serializers.CharField()
+    parsha_he = serializers.CharField()

@@ -2,7 +2,12 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from allocation.models import Letter, Name, OrderStatus
-from allocation.services import order_allocate, order_fulfil, order_mark_paid, orders_allocate_pending
+from allocation.services import (
+    order_allocate,
+    order_fulfil,
+    order_mark_paid,
+    orders_allocate_pending,
+)
 from scrolls.models import Scroll, ScrollState
 
 from .factories import make_order, shrink_open_scroll
@@ -27,7 +32,7 @@ def test_paid_order_gets_consecutive_positions_in_name_order(campaigns):
     assert positions_of(first) == [(1, 1), (1, 2), (1, 3)]
     assert positions_of(second) == [(1, 4), (1, 5)]
     scroll = Scroll.objects.get(campaign=campaign, number=1)
-    assert (scroll.letters_allocated, scroll.last_position, scroll.state) == (5, 5, ScrollState.OPEN)
+    assert (scroll.letters_allocated, scroll.steps_walked, scroll.state) == (5, 5, ScrollState.OPEN)
 
 
 def test_unpaid_and_cancelled_orders_get_nothing(campaigns):

@@ -54,7 +54,7 @@ def assert_scrolls_are_whole(campaign):
         positions = sorted(scroll.letters.values_list("position", flat=True))
         expected_count = scroll.total_letters if scroll.state == ScrollState.FULL else len(positions)
         assert positions == list(range(1, expected_count + 1)), f"scroll {scroll} has gaps or repeats"
-        assert scroll.letters_allocated == len(positions) == scroll.last_position
+        assert scroll.letters_allocated == len(positions) == scroll.steps_walked
     return scrolls
 
 

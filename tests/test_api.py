@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from allocation.models import Name, Order
+from allocation.models import Letter, Name, Order
 from payments.models import Payment
 
 from .conftest import token_client
@@ -36,7 +36,9 @@ def test_campaign_list_is_public_and_shows_the_open_scroll(campaigns):
     response = APIClient().get("/api/v1/campaigns/")
     assert response.status_code == 200
     by_slug = {item["slug"]: item for item in response.json()}
-    assert set(by_slug) == {"tomchei-temimim", "beis-rivkah", "sefardi", "idf", "russian-jewry"}
+    assert set(by_slug) == {
+        "tomchei-temimim", "beis-rivkah", "sefardi", "idf", "russian-jewry", "children", "world-of-truth"
+    }
     idf = by_slug["idf"]
     assert idf["custom"] == "ashkenaz" and idf["currency"] == "ILS" and idf["price"] == "18.00"
     assert idf["name_he"]
@@ -57,10 +59,13 @@ def test_trusted_user_records_an_offline_order_paid_and_allocated(campaigns, tru
     body = response.json()
     assert body["status"] == "paid" and body["campaign"] == "idf"
     assert body["amount"] == "36.00" and body["currency"] == "ILS"
-    assert [name["letter"] for name in body["names"]] == [
+    letters = [name["letter"] for name in body["names"]]
+    assert [{key: letter[key] for key in ("scroll_number", "position")} for letter in letters] == [
         {"scroll_number": 1, "position": 1},
         {"scroll_number": 1, "position": 2},
     ]
+    # No text is loaded in this test: the letter's identity is there, empty (see test_text_editions).
+    assert letters[0]["total"] == 304805 and letters[0]["letter"] is None and letters[0]["parsha"] is None
     assert body["names"][0]["display_name"] == "מנחם מענדל בן מרים"
     payment = Payment.objects.get(order_id=body["id"])
     assert (payment.provider, payment.status, payment.reference) == ("offline", "succeeded", "receipt 118")
@@ -126,3 +131,22 @@ def test_schema_describes_the_api(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert "/api/v1/orders/" in response.content.decode()
+
+
+@pytest.mark.slow
+def test_an_order_of_100000_names_in_one_request(campaigns, trusted_shliach):
+    client = token_client(trusted_shliach)
+    names = [
+        {"hebrew_name": "משה", "parent_hebrew_name": "שרה", "gender": "m", "family_name": f"F{index}"}
+        for index in range(100_000)
+    ]
+    body = {"campaign": "idf", "names": names, "payment": {"method": "offline", "reference": "receipt 33000"}}
+    too_many = client.post("/api/v1/orders/", {**body, "names": names + names[:1]}, format="json")
+    assert too_many.status_code == 400 and "names" in too_many.json()
+    assert not Order.objects.exists()
+
+    response = client.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 201
+    answer = response.json()
+    assert len(answer["names"]) == 100_000 and answer["names"][-1]["letter"]["position"] == 100_000
+    assert Letter.objects.filter(name__order_id=answer["id"]).count() == 100_000

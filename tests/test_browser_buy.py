@@ -4,7 +4,7 @@ import pytest
 
 from allocation.models import Letter
 
-from .browser import browser, page  # noqa: F401
+
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

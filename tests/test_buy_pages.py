@@ -52,7 +52,10 @@ def test_a_bad_name_is_reported_beside_its_field_and_nothing_is_saved(client, ca
 
 def test_errors_come_in_the_buyers_language(client, campaigns):
     response = client.post("/buy/idf/", buy_form(buyer_email="not-an-email"), HTTP_ACCEPT_LANGUAGE="he")
+    page = response.content.decode()
     assert response.status_code == 200 and not Order.objects.exists()
+    assert '<html lang="he" dir="rtl">' in page
+    assert "נא להזין כתובת דוא&quot;ל חוקית" in page  # Django's own Hebrew message, beside the field
 
 
 def test_add_another_name_works_without_javascript(client, campaigns):
@@ -111,3 +114,44 @@ def test_demo_payments_are_refused_when_debug_is_off(client, campaigns, settings
 
 def test_an_unknown_order_link_is_404(client, campaigns):
     assert client.get("/orders/not-a-real-token/").status_code == 404
+
+
+def test_the_buyer_is_emailed_the_link_to_their_letters_once(
+    client, campaigns, demo, mailoutbox, django_capture_on_commit_callbacks
+):
+    from allocation.services import order_confirmation_send
+
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    client.get(f"/orders/{order.token}/pay/")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"})
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["rivka@example.org"]
+    assert f"/orders/{order.token}/" in message.body
+    assert "מנחם מענדל בן חיה מושקא" in message.body
+    html = message.alternatives[0][0]
+    assert 'dir="rtl"' in html and "&lt;" not in message.body
+    assert order_confirmation_send(order_id=order.pk) is False
+    assert len(mailoutbox) == 1
+
+
+def test_staff_refund_from_the_admin_keeps_the_letters(client, campaigns, demo):
+    from django.contrib.auth.models import User
+
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    client.get(f"/orders/{order.token}/pay/")
+    client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"})
+    payment = Payment.objects.get(order=order, status="succeeded")
+
+    client.force_login(User.objects.create_superuser("boss", "boss@example.org", "a-long-test-password"))
+    response = client.post(
+        "/admin/payments/payment/", {"action": "refund", "_selected_action": [payment.pk]}, follow=True
+    )
+    assert "1 payment refunded." in response.content.decode()
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert (order.status, payment.status) == ("refunded", "refunded")
+    assert Letter.objects.filter(name__order=order).count() == 1

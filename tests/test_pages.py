@@ -9,16 +9,17 @@ from .factories import make_order
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_campaigns_creates_five_campaigns_once(capsys):
+def test_seed_campaigns_creates_seven_campaigns_once(capsys):
     call_command("seed_campaigns")
     assert "Created idf with scroll #1 open." in capsys.readouterr().out
-    assert Campaign.objects.count() == 5
-    assert Scroll.objects.filter(state="open", number=1, total_letters=304805).count() == 5
+    assert Campaign.objects.count() == 7
+    # No text edition is loaded here, so the scrolls have the figure campaigns quote.
+    assert Scroll.objects.filter(state="open", number=1, total_letters=304805).count() == 7
     assert Campaign.objects.get(slug="idf").currency == "ILS"
 
     call_command("seed_campaigns")
     assert "nothing changed" in capsys.readouterr().out
-    assert Campaign.objects.count() == 5 and Scroll.objects.count() == 5
+    assert Campaign.objects.count() == 7 and Scroll.objects.count() == 7
 
 
 def test_home_lists_campaigns_with_progress(client, campaigns):
@@ -61,3 +62,14 @@ def _superuser():
     from django.contrib.auth.models import User
 
     return User.objects.create_superuser("root", "root@example.org", "a-long-test-password")
+
+
+def test_superuser_and_api_token_commands_work_without_a_prompt(monkeypatch, capsys):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-password")
+    call_command("createsuperuser", "--noinput", username="gabbai", email="gabbai@example.org")
+    assert User.objects.get(username="gabbai").is_superuser
+    call_command("drf_create_token", "gabbai")
+    assert Token.objects.get(user__username="gabbai").key in capsys.readouterr().out

@@ -153,6 +153,9 @@ def main(command):
     # (plain HTTP) cannot follow.
     env.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
     env.setdefault("SECURE_SSL_REDIRECT", "false")
+    # Tests run tasks in-process unless a test starts a real worker of its own; queued tasks
+    # that no worker consumes would otherwise pile up in Redis between runs.
+    env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     force_embedded = bool(env.get("FORCE_EMBEDDED_SERVICES"))
     workdir = None
     try:

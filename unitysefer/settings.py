@@ -7,6 +7,7 @@ in-process, demo payments. Production sets DATABASE_URL, REDIS_URL and the Strip
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,9 +40,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "crispy_forms",
     "crispy_bootstrap5",
+    "simple_history",
     "scrolls",
     "allocation",
     "payments",
+    "certificates",
+    "accounts",
+    "registrations",
+    "reports",
+    "siyum",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +59,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's chosen language, in any browser (after LocaleMiddleware and the user).
+    "accounts.middleware.ProfileLanguageMiddleware",
+    # The audit (django-simple-history) records who made each change made through a request.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -91,7 +102,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, cache and Celery ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, sharing its clients (see unitysefer/cache.py).
+    CACHES = {"default": {"BACKEND": "unitysefer.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -103,6 +115,16 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task taken by a worker that dies unacknowledged goes back to the queue after this many
+# seconds. Longer than the longest task (certificates of a large order), or it would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Certificates are drawn on their own queue, so a large order does not hold up other work.
+CELERY_TASK_ROUTES = {
+    "certificates.tasks.send_letters_lookup": {"queue": "celery"},
+    "certificates.tasks.*": {"queue": "certificates"},
+    # Mass email (the siyum's notices) waits its throttled turn without holding up other work.
+    "siyum.tasks.*": {"queue": "notifications"},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Email ------------------------------------------------------------------------------------
@@ -121,6 +143,11 @@ STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("he", _("Hebrew")), ("ru", _("Russian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice outlives the browser session (Django's default cookie ends with it).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Our corrections to Django's formats of a language (unitysefer/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["unitysefer.formats"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
@@ -131,6 +158,73 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+# --- Certificates -----------------------------------------------------------------------------
+# Stored privately (served only through views that check the order's token or the user), on
+# the file system, or in an S3-compatible bucket with CERTIFICATES_STORAGE=s3 (needs the
+# optional dependencies: pip install ".[s3]").
+CERTIFICATES_STORAGE = env.str("CERTIFICATES_STORAGE", default="filesystem")
+if CERTIFICATES_STORAGE == "s3":
+    _certificates_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("CERTIFICATES_S3_BUCKET"),
+            "endpoint_url": env.str("CERTIFICATES_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("CERTIFICATES_S3_REGION", default="") or None,
+            "access_key": env.str("CERTIFICATES_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("CERTIFICATES_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("CERTIFICATES_S3_PREFIX", default="certificates"),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+else:
+    _certificates_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("CERTIFICATES_ROOT", default=BASE_DIR / "private" / "certificates")},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Spreadsheets uploaded for bulk registration: private, read by the worker that imports them.
+    "imports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("IMPORTS_ROOT", default=BASE_DIR / "private" / "imports")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "certificates": _certificates_storage,
+}
+# A request body Django reads into memory: POST /api/v1/orders/ takes up to 100,000 names in one
+# request, about 10 MB of JSON (files uploaded go to disk instead and are limited below).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16_000_000)
+# The largest spreadsheet a shliach may upload (200,000 names in CSV are about 20 MB).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50_000_000)
+# Issue an order's certificates as soon as its letters are allocated (else the sweeper does,
+# minutes later). The test suite turns it off but where certificates are tested: with tasks run
+# in-process, every test that pays would otherwise draw certificates.
+CERTIFICATES_ISSUE_WHEN_ALLOCATED = True
+# Above this total size the buyer's email links to the certificates instead of attaching them.
+CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES = env.int("CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES", default=8_000_000)
+# The STaM font of each script custom (Debian's culmus has only these two). The Ari (Chabad)
+# script shares several letter forms with the Sefardi (Velish) hand, the tzadi among them, and
+# Teiman has no culmus font of its own: both are drawn in the Sefardi one.
+CERTIFICATES_STAM_FONTS = {
+    "ashkenaz": "Stam Ashkenaz CLM",
+    "ari": "Stam Sefarad CLM",
+    "sefard": "Stam Sefarad CLM",
+    "teiman": "Stam Sefarad CLM",
+}
+# "Do I have a letter?": lookups allowed per hour, per IP address and per email address.
+LETTERS_LOOKUP_PER_HOUR = env.int("LETTERS_LOOKUP_PER_HOUR", default=5)
+# Seconds each web process keeps its copy of the cached progress (pages, widget, campaigns API)
+# before asking Redis again: a round trip to Redis costs a request as much as all the rest of
+# it (bench/reports.py). The process that commits an allocation drops its copy at once; another
+# shows it at most this much later. 0: ask Redis on every request.
+PROGRESS_CACHE_LOCAL_SECONDS = env.float("PROGRESS_CACHE_LOCAL_SECONDS", default=0.5)
+
+# The siyum's notice to everyone holding a letter in the scroll: this many addresses per task
+# run, then a pause of this many seconds before the next run (the mail provider's rate).
+SIYUM_NOTICE_BATCH_SIZE = env.int("SIYUM_NOTICE_BATCH_SIZE", default=100)
+SIYUM_NOTICE_BATCH_INTERVAL = env.float("SIYUM_NOTICE_BATCH_INTERVAL", default=10.0)
 
 # --- Forms and API ----------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -160,14 +254,22 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Sign in with the email address (any case) or the username.
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGOUT_REDIRECT_URL = "home"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,10 +283,24 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports each step of every certificate at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 CELERY_BEAT_SCHEDULE = {
     "allocate-paid-orders": {"task": "allocation.tasks.allocate_paid_orders", "schedule": 60.0},
+    "issue-missing-certificates": {"task": "certificates.tasks.issue_missing_certificates", "schedule": 120.0},
+    # Recount every scroll's letters and repair any drift of the kept counts (and the cache).
+    "repair-progress": {"task": "scrolls.tasks.repair_progress", "schedule": crontab(minute=35)},
+    # Hourly through Friday (UTC). A campaign's week ends at Friday 00:00 in its own time zone:
+    # from Thursday 10:00 UTC (UTC+14) to Friday 12:00 UTC (UTC-12), so a run on Friday finds
+    # it ended (Jerusalem's at 00:05 UTC, New York's at 05:05 or 04:05). Each is sent once.
+    "send-weekly-reports": {
+        "task": "reports.tasks.send_weekly_reports",
+        "schedule": crontab(minute=5, day_of_week="fri"),
+    },
+    "resume-name-imports": {"task": "registrations.tasks.resume_name_imports", "schedule": 300.0},
+    "resume-siyum-notices": {"task": "siyum.tasks.resume_siyum_notices", "schedule": 600.0},
 }
 
 # Where the page loads Stripe.js from (tests point it at the Stripe stand-in).

@@ -4,16 +4,20 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts.views import language_set
 from allocation.api import OrderCreateView, OrderDetailView
 from payments.views import stripe_webhook
 from scrolls.api import CampaignListView
+from siyum.urls import public_urlpatterns as scroll_pages
 
 from .views import healthz
 
 api_v1 = [
     path("campaigns/", CampaignListView.as_view(), name="campaign-list"),
+    path("campaigns/<slug:slug>/scrolls/", include("scrolls.api_urls")),
     path("orders/", OrderCreateView.as_view(), name="order-create"),
     path("orders/<int:pk>/", OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<int:pk>/", include("certificates.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,8 +25,15 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language, remembering a signed-in user's choice on their profile.
+    path("i18n/setlang/", language_set, name="set_language"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("shliach/", include("registrations.urls")),
+    path("reports/", include("reports.urls")),
+    path("staff/", include("siyum.urls")),
+    path("", include(scroll_pages)),
+    path("", include("accounts.urls")),
+    path("", include("certificates.urls")),
     path("", include("allocation.urls")),
     path("", include("scrolls.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

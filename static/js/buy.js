@@ -13,6 +13,7 @@
   function updateParentLabel(checkbox) {
     const row = checkbox.closest(".name-row");
     const input = row.querySelector('input[name$="parent_hebrew_name"]');
+    if (!input.dataset.labelDeceased) return; // this campaign names one parent for everyone
     const label = row.querySelector('label[for="' + input.id + '"]');
     const text = checkbox.checked ? input.dataset.labelDeceased : input.dataset.labelLiving;
     if (label) label.firstChild.textContent = text;

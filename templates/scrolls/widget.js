@@ -1,0 +1,10 @@
+{% load i18n %}{% comment %}Inserts the progress widget's iframe right after the script tag that loads it.{% endcomment %}(function () {
+  var script = document.currentScript;
+  if (!script) { return; }
+  var frame = document.createElement("iframe");
+  frame.src = "{{ frame_url|escapejs }}";
+  frame.title = "{% filter escapejs %}{% translate 'Letters taken' %}{% endfilter %}";
+  frame.loading = "lazy";
+  frame.style.cssText = "border:0;width:100%;max-width:28rem;height:12rem;";
+  script.parentNode.insertBefore(frame, script.nextSibling);
+})();
