@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+from .grid_urls import urlpatterns as grid_urlpatterns
+
+app_name = "registrations"
+
+urlpatterns = [
+    path("import/", views.import_new, name="import-new"),
+    path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/status/", views.import_status, name="import-status"),
+]
+urlpatterns += grid_urlpatterns

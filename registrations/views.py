@@ -1,0 +1,105 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from allocation.services import order_amount_suggested
+
+from .forms import ConfirmForm, ImportForm
+from .models import ImportStatus, NameImport
+from .selectors import user_may_register_names
+from .services import (
+    name_import_confirm,
+    name_import_payment_choices,
+    name_import_progress,
+    name_import_start,
+)
+
+
+def _registrar_required(request):
+    if not user_may_register_names(user=request.user):
+        raise PermissionDenied
+
+
+def _own_import(request, pk) -> NameImport:
+    # Another shliach's import does not exist for this one.
+    return get_object_or_404(NameImport.objects.select_related("campaign", "order"), pk=pk, created_by=request.user)
+
+
+@login_required
+def import_new(request):
+    _registrar_required(request)
+    form = ImportForm(request.POST or None, request.FILES or None, initial={"campaign": request.GET.get("campaign")})
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload:
+            source_name, content = upload.name, upload
+        else:
+            when = f"{timezone.localtime():%Y-%m-%d %H:%M}"
+            source_name = _("Pasted %(when)s") % {"when": when}
+            source_name, content = f"{source_name}.csv", form.cleaned_data["pasted"].encode()
+        try:
+            name_import = name_import_start(
+                user=request.user, campaign=form.cleaned_data["campaign"], source_name=source_name, content=content
+            )
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            return redirect("registrations:import-detail", pk=name_import.pk)
+    return render(request, "registrations/import_new.html", {"form": form})
+
+
+@login_required
+def import_detail(request, pk):
+    _registrar_required(request)
+    name_import = _own_import(request, pk)
+    confirm_form = None
+    if name_import.status == ImportStatus.READY:
+        choices = name_import_payment_choices(user=request.user)
+        confirm_form = ConfirmForm(request.POST or None, payment_choices=choices)
+        if request.method == "POST" and confirm_form.is_valid():
+            try:
+                name_import_confirm(
+                    import_id=name_import.pk,
+                    user=request.user,
+                    payment_method=confirm_form.cleaned_data["payment_method"],
+                    payment_reference=confirm_form.cleaned_data.get("payment_reference", ""),
+                )
+            except ValidationError as error:
+                if hasattr(error, "error_dict"):
+                    for field, problems in error.message_dict.items():
+                        confirm_form.add_error(field if field in confirm_form.fields else None, problems)
+                else:
+                    confirm_form.add_error(None, error.messages)
+            else:
+                messages.info(request, _("Importing the names: they are all written, or none."))
+                return redirect("registrations:import-detail", pk=name_import.pk)
+    elif request.method == "POST":
+        raise Http404
+    context = {
+        "name_import": name_import,
+        "confirm_form": confirm_form,
+        "amount": order_amount_suggested(campaign=name_import.campaign, name_count=name_import.row_count),
+        "progress": name_import_progress(name_import=name_import),
+        "working": name_import.status in (ImportStatus.CHECKING, ImportStatus.IMPORTING),
+    }
+    return render(request, "registrations/import_detail.html", context)
+
+
+@require_GET
+@login_required
+def import_status(request, pk):
+    """What the progress bar polls."""
+    _registrar_required(request)
+    name_import = _own_import(request, pk)
+    return JsonResponse(
+        {
+            "status": name_import.status,
+            "rows_done": name_import_progress(name_import=name_import),
+            "row_count": name_import.row_count,
+        }
+    )
