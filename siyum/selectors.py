@@ -1,0 +1,55 @@
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from allocation.models import Reservation
+from scrolls.models import Campaign, Scroll, ScrollState
+
+
+def _with_reservations(scrolls: QuerySet) -> QuerySet:
+    """Scrolls with `honours` (every reservation, by position, with the name it was given to)."""
+    return scrolls.prefetch_related(
+        Prefetch(
+            "reservations",
+            queryset=Reservation.objects.select_related("name").order_by("position"),
+            to_attr="honours",
+        )
+    )
+
+
+def scrolls_awaiting_siyum() -> QuerySet:
+    """Full scrolls, waiting for their siyum, each with `honours` and `honours_waiting` (the
+    honour letters not given yet)."""
+    return _with_reservations(
+        Scroll.objects.filter(state=ScrollState.FULL)
+        .select_related("campaign")
+        .annotate(honours_waiting=Count("reservations", filter=Q(reservations__name__isnull=True)))
+        .order_by("filled_at", "id")
+    )
+
+
+def scroll_awaiting_siyum(*, scroll_id: int) -> Scroll:
+    return get_object_or_404(scrolls_awaiting_siyum(), pk=scroll_id)
+
+
+def scrolls_with_honours() -> QuerySet:
+    """The scrolls whose honour letters staff look after: open and full ones, with `honours`."""
+    return _with_reservations(
+        Scroll.objects.filter(state__in=[ScrollState.OPEN, ScrollState.FULL])
+        .select_related("campaign")
+        .order_by("campaign__name", "number")
+    )
+
+
+def campaign_public(*, slug: str) -> tuple[Campaign, list[Scroll]]:
+    """A campaign and its scrolls, past and present, newest first, each with its siyum."""
+    campaign = get_object_or_404(Campaign, slug=slug)
+    scrolls = list(campaign.scrolls.select_related("siyum").order_by("-number"))
+    return campaign, scrolls
+
+
+def scroll_public(*, slug: str, number: int) -> Scroll:
+    """One scroll of a campaign, with its siyum. The names written in it are
+    `letters_allocated`, kept by allocation, so nothing is counted."""
+    return get_object_or_404(
+        Scroll.objects.select_related("campaign", "siyum", "edition"), campaign__slug=slug, number=number
+    )
