@@ -1,0 +1,194 @@
+"""The main pages in English, Hebrew and Russian pass axe-core (from the npm registry, installed
+by `make test` into node_modules/) in Debian's chromium with no serious or critical violation,
+and the buy flow works from the keyboard alone."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from allocation.models import Order
+from allocation.services import order_fulfil
+from certificates.models import Certificate
+from certificates.services import order_certificates_issue
+
+from .conftest import make_user
+from .factories import make_order
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def axe_script():
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            pytest.fail("axe-core is missing: `make test` should have installed it (npm ci)")
+        pytest.skip("axe-core is not installed (make node-packages installs it)")
+    return str(AXE)
+
+
+@pytest.fixture
+def demo_payments(settings):
+    settings.DEBUG = True
+    settings.STRIPE_SECRET_KEY = ""
+
+
+def _session_cookie(user, live_server):
+    client = Client()
+    client.force_login(user)
+    name = django_settings.SESSION_COOKIE_NAME
+    return {"name": name, "value": client.cookies[name].value, "url": live_server.url}
+
+
+def _context(browser, live_server, language, user=None):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    cookies = [{"name": django_settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+    if user is not None:
+        cookies.append(_session_cookie(user, live_server))
+    context.add_cookies(cookies)
+    return context
+
+
+def _violations(page, axe_script, label):
+    page.add_script_tag(path=axe_script)
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    found = []
+    for violation in result["violations"]:
+        if violation["impact"] not in FAILING_IMPACTS:
+            continue
+        nodes = "; ".join(
+            f"{' '.join(node['target'])}: {node.get('failureSummary', '').splitlines()[-1].strip()}"
+            for node in violation["nodes"][:5]
+        )
+        found.append(f"{label}: [{violation['impact']}] {violation['id']}: {violation['help']} ({nodes})")
+    return found
+
+
+def test_the_check_itself_finds_an_unlabelled_field(page, axe_script):  # noqa: F811
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>Form</title></head>'
+        '<body><main><h1>Form</h1><input type="text" id="nameless"></main></body></html>'
+    )
+    [found] = _violations(page, axe_script, "self-test")
+    assert "[critical] label:" in found and "#nameless" in found
+
+
+@pytest.mark.parametrize("language", ["en", "he", "ru"])
+def test_the_main_pages_have_no_serious_accessibility_violation(
+    browser, live_server, campaigns, demo_payments, axe_script, language
+):
+    paid = make_order(campaigns["idf"], 2)
+    order_fulfil(order_id=paid.pk)
+    order_certificates_issue(order_id=paid.pk)
+    certificate = Certificate.objects.filter(name__order=paid).first()
+    pending = make_order(campaigns["tomchei-temimim"], 1)
+    shliach = make_user("a11y-shliach", permissions=["accounts.register_names"])
+    shliach.groups.add(Group.objects.get_or_create(name="shliach")[0])
+    staff = make_user("a11y-staff", is_staff=True)
+
+    visits = {
+        None: [
+            "/",
+            "/buy/idf/",
+            f"/orders/{pending.token}/pay/",
+            f"/orders/{paid.token}/",
+            f"/verify/{certificate.code}/",
+            "/letters/lookup/",
+            "/accounts/login/",
+            "/campaigns/idf/",
+            "/campaigns/idf/scrolls/1/",
+        ],
+        shliach: ["/shliach/", "/shliach/import/", "/shliach/grid/idf/"],
+        staff: [f"/reports/{campaigns['idf'].slug}/"],
+    }
+    found = []
+    for user, paths in visits.items():
+        context = _context(browser, live_server, language, user)
+        page = context.new_page()
+        for path in paths:
+            response = page.goto(f"{live_server.url}{path}")
+            assert response.status == 200, (path, response.status)
+            assert page.get_attribute("html", "lang") == language
+            found += _violations(page, axe_script, f"{language} {path}")
+        if user is None:
+            # The buy page with every error showing: labels, messages and their announcement.
+            page.goto(f"{live_server.url}/buy/idf/")
+            page.click("#continue-to-payment")
+            page.wait_for_selector("#form-errors")
+            found += _violations(page, axe_script, f"{language} /buy/idf/ (errors)")
+        context.close()
+    assert not found, "Accessibility violations:\n" + "\n".join(found)
+
+
+def _tab_to(page, selector, *, limit=60):
+    """Press Tab until the element is focused, as someone without a mouse would."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} cannot be reached with Tab")
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_a_letter_is_bought_with_the_keyboard_alone(browser, live_server, campaigns, demo_payments, language):
+    context = _context(browser, live_server, language)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/buy/idf/")
+
+    # The first stop skips the navigation to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#main-content"
+    page.keyboard.press("Enter")
+
+    _tab_to(page, "#id_names-0-hebrew_name")
+    page.keyboard.type("מנחם מענדל")
+    _tab_to(page, "#id_names-0-parent_hebrew_name")
+    page.keyboard.type("חיה מושקא")
+    _tab_to(page, "#add-name")
+    page.keyboard.press("Enter")  # a second row, and the focus goes to its first field
+    assert page.evaluate("document.activeElement.id") == "id_names-1-hebrew_name"
+    page.keyboard.type("שרה")
+    _tab_to(page, "#id_names-1-gender")
+    page.keyboard.press("ArrowDown")  # bas
+    _tab_to(page, "#id_names-1-parent_hebrew_name")
+    page.keyboard.type("רבקה")
+    _tab_to(page, "#id_buyer_name")
+    page.keyboard.type("Rivka Cohen")
+    _tab_to(page, "#id_buyer_email")
+    page.keyboard.type("rivka@example.org")
+
+    _tab_to(page, "#continue-to-payment")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#demo-succeed")
+    _tab_to(page, "#demo-succeed")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#letters")
+    assert page.locator(".letter-row").count() == 2
+    order = Order.objects.get()
+    assert order.status == "paid" and order.language == language
+    context.close()
+
+
+def test_errors_take_the_focus_and_are_announced(browser, live_server, campaigns, demo_payments):
+    context = _context(browser, live_server, "ru")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/buy/idf/")
+    _tab_to(page, "#continue-to-payment")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#form-errors")
+    summary = page.locator("#form-errors")
+    assert summary.get_attribute("role") == "alert" and "Добавьте хотя бы одно имя." in summary.inner_text()
+    # The first field in error has the focus, its message read with it.
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "id_buyer_name"
+    described = page.get_attribute(f"#{focused}", "aria-describedby")
+    message = page.inner_text(f"#{described.split()[0]}")
+    assert page.get_attribute(f"#{focused}", "aria-invalid") == "true" and message.strip()
+    context.close()
