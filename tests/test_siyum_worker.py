@@ -10,12 +10,8 @@ import datetime
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -29,76 +25,23 @@ from scrolls.services import campaigns_seed
 from siyum.models import SiyumNotice
 from siyum.services import scroll_siyum_hold
 
+from .celery_workers import VISIBILITY_TIMEOUT, broker, wait_for, worker_processes  # noqa: F401 (fixture)
 from .conftest import make_user
 from .factories import make_order, name_data, shrink_open_scroll
-from .test_certificates_worker import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BATCH = 10
 HOLDERS = 30  # addresses buying letters; with the four honourees, 34 notices in four batches
 BLOCKED_AT = 8  # the worker sends the first seven of its first batch, then waits on the eighth
-ROOT = Path(__file__).resolve().parent.parent
-# A task of a dead worker goes back to the queue after this many seconds (production: an hour).
-VISIBILITY_TIMEOUT = 4
 
 
 @pytest.fixture
-def broker(settings):
-    """Tasks go to Redis (the test settings otherwise run them in-process)."""
-    import redis
-
-    if not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("needs Redis (make test provides it)")
-    from unitysefer.celery import app
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    keys = ["notifications", "celery", "certificates", "unacked", "unacked_index", "unacked_mutex"]
-    client.delete(*keys)
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    yield client
-    app.conf.task_always_eager = eager
-    client.delete(*keys)
-
-
-@pytest.fixture
-def notices_workers(tmp_path, settings):
-    """Start Celery workers on the notifications queue against the test database, as
-    tests/test_certificates_worker.py does, sending batches of BATCH with a short pause; each is
-    killed at the end if it is still running."""
-    if connection.vendor != "postgresql" or "DATABASE_URL" not in os.environ:
-        pytest.skip("needs PostgreSQL from DATABASE_URL (make test provides it)")
-    started = []
-    database_url = urlsplit(os.environ["DATABASE_URL"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlunsplit(database_url._replace(path="/" + connection.settings_dict["NAME"])),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-        "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
-        "SIYUM_NOTICE_BATCH_SIZE": str(BATCH),
-        "SIYUM_NOTICE_BATCH_INTERVAL": "0.3",
-    }
-
-    def start(name):
-        with open(tmp_path / f"{name}.log", "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "unitysefer", "worker", "-Q", "notifications",
-                 "--concurrency", "1", "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
-                 "--without-heartbeat", "-n", f"{name}@%h", "--loglevel", "INFO"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    for log in sorted(tmp_path.glob("*.log")):  # shown by pytest when the test failed
-        print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
+def notices_workers(tmp_path):
+    """Celery workers on the notifications queue, sending batches of BATCH with a short pause."""
+    env = {"SIYUM_NOTICE_BATCH_SIZE": str(BATCH), "SIYUM_NOTICE_BATCH_INTERVAL": "0.3"}
+    with worker_processes(tmp_path, queue="notifications", env=env) as start:
+        yield start
 
 
 def sent_by_address(mail_dir):
