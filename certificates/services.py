@@ -17,7 +17,6 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -26,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile, File
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -37,6 +36,8 @@ from pypdf import PdfReader
 from accounts.selectors import addresses_language, language_supported, order_language
 from allocation.models import Name, Order
 from allocation.selectors import names_letters_describe
+from unitysefer import locks
+from unitysefer.locks import advisory_lock_try
 
 from .models import Certificate, CertificateSheet, OrderCertificates, new_verification_code
 from .pdf import PdfPageWriter, PdfSource
@@ -61,30 +62,6 @@ BOOKLET_QUERY_SIZE = 200
 BOOKLET_INLINE_MAX_NAMES = 20
 # Names listed in an email; the rest are on the order's page.
 EMAIL_NAMES_LISTED = 100
-_LOCK_NAMESPACES = {"issue": 7301, "booklet": 7302}
-
-
-@contextmanager
-def _order_lock(*, order_id: int, purpose: str):
-    """Yield whether this process holds the order's lock for `purpose`; held until the block
-    ends or the connection dies. Without PostgreSQL (make run: tasks run in-process, one at a
-    time) there is nothing to lock against."""
-    connection = connections[router.db_for_write(Certificate)]
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = _LOCK_NAMESPACES[purpose] * 10**12 + order_id
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def _letter_day(order: Order) -> datetime.date:
     """The day the order's letters were written, in the campaign's time zone."""
     return timezone.localtime(order.allocated_at, ZoneInfo(order.campaign.time_zone)).date()
@@ -121,7 +98,7 @@ def order_certificates_issue(*, order_id: int) -> int:
     if order is None or order.allocated_at is None:
         return 0  # allocation enqueues this task again once the letters are there
     issued = 0
-    with _order_lock(order_id=order_id, purpose="issue") as acquired:
+    with advisory_lock_try(model=Certificate, namespace=locks.CERTIFICATES_ISSUE, object_id=order_id) as acquired:
         if not acquired:
             logger.info("Certificates of order %s are being issued by another worker", order_id)
             return 0
@@ -298,7 +275,7 @@ def order_booklet_build(*, order_id: int) -> bool:
     order = Order.objects.select_related("campaign").get(pk=order_id)
     if not order_all_certificates_issued(order=order):
         return False
-    with _order_lock(order_id=order_id, purpose="booklet") as acquired:
+    with advisory_lock_try(model=Certificate, namespace=locks.CERTIFICATES_BOOKLET, object_id=order_id) as acquired:
         if not acquired:
             return False
         state, _created = OrderCertificates.objects.get_or_create(order=order)

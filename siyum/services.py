@@ -13,12 +13,11 @@ lost), as for the certificates' email.
 
 import datetime
 import logging
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce, Lower, NullIf
 from django.template.loader import render_to_string
@@ -31,12 +30,13 @@ from allocation.models import Letter, OrderChannel, Reservation
 from allocation.services import campaign_today, name_clean, reservation_give, scroll_lock
 from allocation.tasks import enqueue_on_commit
 from scrolls.models import ScrollState
+from unitysefer import locks
+from unitysefer.locks import advisory_lock_try
 
 from .models import Siyum, SiyumNotice
 
 logger = logging.getLogger(__name__)
 
-_NOTICES_LOCK_NAMESPACE = 7303
 
 
 def scroll_siyum_hold(
@@ -142,32 +142,11 @@ def _siyum_notices_list(*, siyum: Siyum) -> int:
     return len(notices)
 
 
-@contextmanager
-def _notices_lock(*, siyum_id: int):
-    """Yield whether this process may send the siyum's notices: one run at a time (a resumed
-    task and the sweeper's would only wait on each other's rows). Released when the block ends
-    or the connection dies. Without PostgreSQL (make run) tasks run in-process, one at a time."""
-    connection = connections[router.db_for_write(SiyumNotice)]
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = _NOTICES_LOCK_NAMESPACE * 10**12 + siyum_id
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
 def siyum_notices_send(*, siyum_id: int, limit: int) -> int | None:
     """Send the next `limit` notices of a siyum, each in the transaction that records it.
     Returns how many addresses are still waiting, or None when another run holds the siyum."""
     siyum = Siyum.objects.select_related("scroll__campaign").get(pk=siyum_id)
-    with _notices_lock(siyum_id=siyum_id) as acquired:
+    with advisory_lock_try(model=SiyumNotice, namespace=locks.SIYUM_NOTICES, object_id=siyum_id) as acquired:
         if not acquired:
             logger.info("The notices of siyum %s are being sent by another worker", siyum_id)
             return None

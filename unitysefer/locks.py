@@ -1,0 +1,32 @@
+"""Advisory locks: one worker at a time on a piece of work that rows alone cannot guard (a
+task resumed while the first run is still alive, a sweeper racing a task)."""
+
+from contextlib import contextmanager
+
+from django.db import connections, router
+
+# One namespace per kind of work, so the same object id in two kinds never shares a lock.
+CERTIFICATES_ISSUE = 7301
+CERTIFICATES_BOOKLET = 7302
+SIYUM_NOTICES = 7303
+
+
+@contextmanager
+def advisory_lock_try(*, model, namespace: int, object_id: int):
+    """Yield whether this process holds the lock of (namespace, object_id); held until the block
+    ends or the connection dies. Without PostgreSQL (make run: tasks run in-process, one at a
+    time) there is nothing to lock against."""
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = namespace * 10**12 + object_id
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
