@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from payments.services import payment_record_offline
+from unitysefer.admin import ReadOnlyAdminMixin
 
 from .models import Letter, Name, Order, Reservation
 from .selectors import letters_with_text
@@ -81,7 +82,7 @@ class NameAdmin(admin.ModelAdmin):
 
 
 @admin.register(Letter)
-class LetterAdmin(admin.ModelAdmin):
+class LetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a letter once given is never changed or taken back."""
 
     list_display = ["scroll", "position", "written_letter", "verse", "name", "allocated_at"]
@@ -104,15 +105,6 @@ class LetterAdmin(admin.ModelAdmin):
         if letter.text_book is None:
             return "—"
         return f"{letter.text_book} {letter.text_chapter}:{letter.text_verse}"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Reservation)

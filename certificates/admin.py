@@ -1,25 +1,18 @@
 from django.contrib import admin
 
+from unitysefer.admin import ReadOnlyAdminMixin
+
 from .models import Certificate, OrderCertificates
 
 
 @admin.register(Certificate)
-class CertificateAdmin(admin.ModelAdmin):
+class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a certificate, once issued, stands (its code is printed on paper)."""
 
     list_display = ["code", "name", "issued_at", "size"]
     search_fields = ["code", "name__hebrew_name", "name__order__id"]
     list_select_related = ["name"]
     readonly_fields = ["code", "name", "file", "size", "issued_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OrderCertificates)

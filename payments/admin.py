@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
+from unitysefer.admin import ReadOnlyAdminMixin
+
 from .models import Payment, StripeEvent
 from .services import payment_refund
 
@@ -43,16 +45,7 @@ class PaymentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "type", "payment_intent_id", "received_at", "processed_at", "outcome"]
     search_fields = ["event_id", "payment_intent_id"]
     list_filter = ["type"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

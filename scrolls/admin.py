@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from unitysefer.admin import ReadOnlyAdminMixin
+
 from .models import Campaign, Scroll, TextEdition
 from .services import scroll_open_first, scroll_open_refresh
 
@@ -47,16 +49,7 @@ class ScrollAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TextEdition)
-class TextEditionAdmin(admin.ModelAdmin):
+class TextEditionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Loaded by `manage.py load_torah_text`; read-only here."""
 
     list_display = ["name", "slug", "letter_count", "is_default", "source", "loaded_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from unitysefer.admin import ReadOnlyAdminMixin
+
 from .models import Siyum, SiyumNotice
 
 
@@ -21,17 +23,8 @@ class SiyumAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SiyumNotice)
-class SiyumNoticeAdmin(admin.ModelAdmin):
+class SiyumNoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["siyum", "email", "letters", "sent_at"]
     list_filter = ["siyum"]
     search_fields = ["email"]
     readonly_fields = ["siyum", "email", "letters", "sent_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
