@@ -208,6 +208,18 @@ def test_hostile_names_print_as_text_and_fetch_nothing(campaigns, default_editio
     assert HOSTILE in pdf_text(stored_pdf(Certificate.objects.get(name__order=order)))
 
 
+def test_a_code_of_kerned_pairs_reads_back_whole(campaigns, default_edition):
+    """Pairs a kerning font draws close ("AJ", "TA", "VA") must not come apart when the code is
+    copied out of the PDF: a reader would see "A J"."""
+    order = make_order(campaigns["idf"], 1)
+    order_mark_paid(order_id=order.pk)
+    order_allocate(order_id=order.pk)
+    order = Order.objects.select_related("campaign").get(pk=order.pk)
+    pages = certificate_pages(order=order, names=list(order.names.all()), codes=["AJEJTAVAWAYJ"])
+    rendered = certificates_render(pages, fetcher=StaticOnlyURLFetcher())
+    assert "AJEJ-TAVA-WAYJ" in poppler_text(rendered.pdf)
+
+
 def test_the_url_fetcher_serves_only_static_files_and_data(tmp_path):
     fetcher = StaticOnlyURLFetcher()
     secret = tmp_path / "secret.css"
