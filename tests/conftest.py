@@ -1,4 +1,5 @@
 import time
+import uuid
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -45,6 +46,14 @@ def progress_cache_from_this_test_only():
     yield
     progress_local_forget()
     cache.delete_many(PROGRESS_CACHE_KEYS)
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_counted_for_this_test_only(settings):
+    """Rate-limit counters live in Redis, which is not rolled back with the database: each test
+    counts under keys of its own (the old ones expire with their window), so no test is limited
+    by the requests of the tests before it."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
 @pytest.fixture(autouse=True)

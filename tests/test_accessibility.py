@@ -1,6 +1,7 @@
 """The main pages in English, Hebrew and Russian pass axe-core (from the npm registry, installed
 by `make test` into node_modules/) in Debian's chromium with no serious or critical violation,
-and the buy flow works from the keyboard alone."""
+break none of the Content Security Policy's rules, and the buy flow works from the keyboard
+alone."""
 
 import os
 from pathlib import Path
@@ -56,7 +57,9 @@ def _context(browser, live_server, language, user=None):
 
 
 def _violations(page, axe_script, label):
-    page.add_script_tag(path=axe_script)
+    # Evaluated through the DevTools protocol: a <script> added to the page would be refused by
+    # the Content Security Policy (it allows no inline script).
+    page.evaluate(Path(axe_script).read_text())
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     found = []
     for violation in result["violations"]:
@@ -68,6 +71,17 @@ def _violations(page, axe_script, label):
         )
         found.append(f"{label}: [{violation['impact']}] {violation['id']}: {violation['help']} ({nodes})")
     return found
+
+
+# Every violation of the Content Security Policy, as the page itself hears of it (the console
+# listener catches any reported before this listener exists). tests/test_security.py shows
+# both catch a refused inline style.
+REPORT_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
 
 
 def test_the_check_itself_finds_an_unlabelled_field(page, axe_script):  # noqa: F811
@@ -108,22 +122,28 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         staff: [f"/reports/{campaigns['idf'].slug}/"],
     }
     found = []
+    refused = []  # what the browser refused under the Content Security Policy, on any page
     for user, paths in visits.items():
         context = _context(browser, live_server, language, user)
         page = context.new_page()
+        page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
         for path in paths:
             response = page.goto(f"{live_server.url}{path}")
             assert response.status == 200, (path, response.status)
             assert page.get_attribute("html", "lang") == language
             found += _violations(page, axe_script, f"{language} {path}")
+            refused += [f"{language} {path}: {seen}" for seen in page.evaluate("window.__cspViolations")]
         if user is None:
             # The buy page with every error showing: labels, messages and their announcement.
             page.goto(f"{live_server.url}/buy/idf/")
             page.click("#continue-to-payment")
             page.wait_for_selector("#form-errors")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (errors)")
+            refused += [f"{language} /buy/idf/ (errors): {seen}" for seen in page.evaluate("window.__cspViolations")]
         context.close()
     assert not found, "Accessibility violations:\n" + "\n".join(found)
+    assert not refused, "Content Security Policy violations:\n" + "\n".join(refused)
 
 
 def _tab_to(page, selector, *, limit=60):

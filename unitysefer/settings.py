@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
+    # The Content-Security-Policy header (its middleware: unitysefer.security), and rate limits.
+    "csp",
+    "django_ratelimit",
     "scrolls",
     "allocation",
     "payments",
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "unitysefer.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,6 +69,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A request over a rate limit gets RATELIMIT_VIEW's 429 page.
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "unitysefer.urls"
@@ -240,6 +246,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # {"names": {"17": {...}}}: only the failing rows, by index, even for 100,000 names.
     "LIST_SERIALIZER_ERRORS_AS_DICT": True,
+    # Rates: API_THROTTLE_ANON and API_THROTTLE_USER (below), read on every request.
+    "DEFAULT_THROTTLE_CLASSES": ["unitysefer.security.AnonThrottle", "unitysefer.security.UserThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "UnitySefer API",
@@ -264,6 +272,47 @@ X_FRAME_OPTIONS = "DENY"
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# JavaScript has no use for the CSRF cookie (forms carry the token), nor for the session's.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp): only what the pages use. Our own scripts, styles and
+# images (no inline script or style anywhere; charts and Bootstrap's icons are data: images),
+# and Stripe's: Stripe.js, its frames (the card fields, 3-D Secure) and its API. A
+# Stripe-compatible server configured instead (STRIPE_JS_URL, STRIPE_API_BASE: localstripe in
+# the tests) is added per request by the middleware. No frame-ancestors: X-Frame-Options says
+# DENY everywhere but the progress widget, which other sites frame.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "https://js.stripe.com"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Rate limits, counted in the cache (Redis: shared by every web process). Sign-in per IP
+# address and account, and per IP address; password reset per IP address; the public API per
+# IP address, or per user when signed in. "Do I have a letter?" has its own limit
+# (LETTERS_LOOKUP_PER_HOUR). Counted by REMOTE_ADDR, or behind our proxy the address it adds.
+RATELIMIT_SIGN_IN = env.str("RATELIMIT_SIGN_IN", default="10/m")
+RATELIMIT_SIGN_IN_PER_IP = env.str("RATELIMIT_SIGN_IN_PER_IP", default="30/m")
+RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/min")
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")
+RATELIMIT_VIEW = "unitysefer.security.rate_limited"
+RATELIMIT_IP_META_KEY = "unitysefer.security.client_ip"
+RATELIMIT_CACHE_PREFIX = "rl:"
+# Our cache is Django's own Redis cache (atomic increments), which django-ratelimit does not
+# list by name; without Redis (`make run` alone) it is one process's memory, enough there.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
 # Sign in with the email address (any case) or the username.
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
