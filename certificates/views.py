@@ -1,7 +1,6 @@
 import logging
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 
 from allocation.models import Order
 from allocation.selectors import order_visible_to
+from unitysefer.security import client_ip
 
 from .models import Certificate, OrderCertificates
 from .selectors import certificate_by_code, certificate_verify_describe, order_all_certificates_issued
@@ -175,22 +175,13 @@ class LettersLookupForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
 
 
-def _client_ip(request) -> str:
-    if settings.BEHIND_PROXY:
-        # The proxy appends the address it saw; anything before it came from the client.
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def letters_lookup(request):
     """ "Do I have a letter?": the links are emailed to the address, never shown here, and the
     answer is the same whether or not the address bought anything."""
     form = LettersLookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        if letters_lookup_rate_limited(ip=_client_ip(request), email=email):
+        if letters_lookup_rate_limited(ip=client_ip(request), email=email):
             form.add_error(None, _("Too many lookups. Please try again in an hour."))
             return render(request, "certificates/lookup.html", {"form": form}, status=429)
         # Queued even when nothing will be found, so the answer takes as long either way.
