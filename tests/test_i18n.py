@@ -319,6 +319,15 @@ def test_hebrew_pages_are_in_hebrew_with_latin_kept_left_to_right(client, campai
     assert '<bdi dir="ltr">18.00 ILS</bdi>' in home
     assert "304,805" in home  # digits grouped, as Israelis write them
     assert campaigns["idf"].description_he in home  # the campaign's own words in Hebrew
+    idf = campaigns["idf"]
+    # The campaign's Hebrew name is its title in Hebrew, its English name beneath, left to right.
+    for page in (home, client.get("/buy/idf/").content.decode(), client.get("/campaigns/idf/").content.decode()):
+        assert page.index(idf.name_he) < page.index(idf.name)
+        assert f'lang="en" dir="ltr">{idf.name}<' in page
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    for path in ("/", "/buy/idf/", "/campaigns/idf/"):
+        page = client.get(path).content.decode()
+        assert page.index(idf.name) < page.index(idf.name_he), path
     client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "ru"
     buy = client.get("/buy/idf/").content.decode()
     assert "Предлагаемая цена: <bdi dir=\"ltr\">18,00 ILS</bdi>" in buy
