@@ -62,8 +62,11 @@ messages: venv system-packages
 	DEBUG=true $(BIN)/python manage.py makemessages -l he -l ru --no-obsolete --add-location=file $(MESSAGES_IGNORE)
 	DEBUG=true $(BIN)/python manage.py compilemessages -l he -l ru --ignore=.venv --ignore=node_modules
 
+# Every benchmark in bench/, then one table of their figures and ratios; `make bench
+# BENCH_ARGS=--write-docs` also writes it to docs/benchmarks.md with the date and the machine.
+BENCH_ARGS ?=
 bench: venv
-	$(BIN)/python tests/with_services.py $(BIN)/python bench/run.py
+	$(BIN)/python tests/with_services.py $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache

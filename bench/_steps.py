@@ -43,3 +43,13 @@ def step_run(script, step, *extra):
     if "--profile" in extra:
         sys.stderr.write(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+FIGURE_PREFIX = "FIGURE "
+
+
+def report_figure(name, value, unit, *, ratio=None, target=None, met=None):
+    """One figure for `make bench`'s table (bench/run.py collects these lines from each bench's
+    output); the bench's own table stays as it is."""
+    figure = {"name": name, "value": value, "unit": unit, "ratio": ratio, "target": target, "met": met}
+    print(FIGURE_PREFIX + json.dumps(figure, ensure_ascii=False), flush=True)

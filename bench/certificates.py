@@ -24,7 +24,7 @@ DATABASE = "bench_certificates"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _steps import database_drop, peak_rss_mib, step_run, use_database  # noqa: E402
+from _steps import database_drop, peak_rss_mib, report_figure, step_run, use_database  # noqa: E402
 
 
 def setup_django(storage_dir):
@@ -183,6 +183,12 @@ def main(args):
             f"{'  peak RSS (growth while writing)':<46} {timed['peak_rss_mib']:>10.0f} MiB   (+{grown:.0f} MiB)   flat"
         )
         print(f"{'  peak Python allocations (tracemalloc)':<46} {traced['python_peak_mib']:>10.1f} MiB   flat")
+    report_figure("certificates a second (one worker process)", rate, "/s")
+    report_figure("certificates a CPU-second (per core)", per_core, "/s", target=">= 20", met=per_core >= 20)
+    for size, (timed, traced) in booklets.items():
+        report_figure(f"booklet of {size:,} names", timed["seconds"], "s",
+                      **({"target": "< 30 s", "met": timed["seconds"] < 30} if size == 1000 else {}))  # fmt: skip
+        report_figure(f"booklet of {size:,} names, peak Python allocations", traced["python_peak_mib"], "MiB")
 
 
 def parse():

@@ -34,7 +34,7 @@ DATABASE = "bench_reports"
 WEEKS = 150
 sys.path.insert(0, str(ROOT))
 
-from _steps import database_drop, use_database  # noqa: E402  (bench/, next to this script)
+from _steps import database_drop, report_figure, use_database  # noqa: E402  (bench/, next to this script)
 
 # Share of the letters per campaign (percent), roughly as the campaigns differ in size.
 WEIGHTS = {
@@ -127,7 +127,7 @@ def prepare(args):
                 FROM generate_series(1::bigint, %(n)s) AS i
             )
             INSERT INTO allocation_order (campaign_id, token, buyer_name, buyer_email, buyer_phone, created_by_id,
-                channel, referred_by_id, amount, currency, status, created_at, paid_at, allocated_at)
+                channel, referred_by_id, amount, currency, status, created_at, paid_at, allocated_at, language)
             SELECT b.campaign_id, 'bench-' || s.i, '', 'buyer' || s.i || '@example.org', '',
                    CASE WHEN s.channel IN ('shliach', 'offline')
                         THEN (%(users)s::bigint[])[1 + (s.i * 7) %% %(user_count)s] END,
@@ -135,7 +135,7 @@ def prepare(args):
                    CASE WHEN s.channel = 'online' AND s.i %% 5 = 0
                         THEN (%(users)s::bigint[])[1 + (s.i * 13) %% %(user_count)s] END,
                    s.size * 18, c.currency, CASE WHEN s.i %% 100 = 0 THEN 'refunded' ELSE 'paid' END,
-                   s.paid - interval '1 minute', s.paid, s.paid
+                   s.paid - interval '1 minute', s.paid, s.paid, ''
             FROM series s
             JOIN buckets b ON (s.i * 37) %% 100 >= b.low AND (s.i * 37) %% 100 < b.high
             JOIN scrolls_campaign c ON c.id = b.campaign_id
@@ -469,6 +469,18 @@ def main(args):
         line("  database connections the server opened", opened, "0")
     print(f"  ({args.workers} gunicorn sync workers, {args.threads} client threads on the same machine, "
           f"{args.rounds} pairs of alternating rounds of {args.seconds} s each; medians)")  # fmt: skip
+    report_figure(f"weekly report, {report['campaign_letters']:,} letters, median", report["median"] * 1000, "ms",
+                  target="< 1 s", met=report["median"] < 1)  # fmt: skip
+    report_figure("weekly report without its indexes, median", unindexed["median"] * 1000, "ms",
+                  ratio=unindexed["median"] / report["median"])  # fmt: skip
+    report_figure("report PDF, once computed", report["pdf_seconds"] * 1000, "ms")
+    report_figure("database queries per cached request", warmed["queries_per_request"], "queries", target="0",
+                  met=warmed["queries_per_request"] == 0)  # fmt: skip
+    ratio = statistics.median(
+        ours / theirs for ours, theirs in zip(rates["/api/v1/campaigns/"], rates["/bench/trivial/"])
+    )
+    report_figure("GET /api/v1/campaigns/ a second", statistics.median(rates["/api/v1/campaigns/"]), "requests/s",
+                  ratio=ratio, target=">= 0.8x the trivial view", met=ratio >= 0.8)  # fmt: skip
 
 
 def parse():

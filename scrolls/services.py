@@ -191,8 +191,10 @@ def campaigns_seed(*, campaigns: list[dict]) -> list[Campaign]:
 
 
 # --- Progress --------------------------------------------------------------------------------
-# An arbitrary constant: the PostgreSQL advisory lock that queues refreshes of the cache.
+# Arbitrary constants: the PostgreSQL advisory lock that queues refreshes of the cache, and the
+# one held by the refresh waiting for it (at most one waits: see campaign_progress_refresh).
 _PROGRESS_REFRESH_LOCK = 7_301_745_301
+_PROGRESS_REFRESH_WAITING_LOCK = 7_301_745_302
 
 
 def campaign_progress_refresh(*, campaign_id: int | None = None) -> None:
@@ -201,15 +203,24 @@ def campaign_progress_refresh(*, campaign_id: int | None = None) -> None:
     API read them all at once), so `campaign_id` only says which change asked.
 
     Refreshes queue on an advisory lock and read after taking it: the last one to write the
-    cache read last, so two allocations committing together can never leave the older figures."""
+    cache read last, so two allocations committing together can never leave the older figures.
+    At most one refresh waits in that queue: one that finds another already waiting leaves it
+    the work, since the waiter reads after taking the lock, so after this change committed.
+    Under load every allocation would otherwise queue for its own rebuild of every campaign."""
     connection = transaction.get_connection()
     locking = connection.vendor == "postgresql"
     try:
-        # A session lock, released as soon as the cache is written (a transaction lock would be
+        # Session locks, released as soon as the cache is written (a transaction lock would be
         # held to the end of whatever transaction this runs in).
         if locking:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [_PROGRESS_REFRESH_LOCK])
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
+                if not cursor.fetchone()[0]:
+                    return  # the waiting refresh has not read yet: it will see this change
+                try:
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [_PROGRESS_REFRESH_LOCK])
+                finally:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
         try:
             progress = campaigns_progress_build()
             # One MULTI/EXEC: the pages and the API never disagree.

@@ -171,3 +171,27 @@ def test_the_widget_script_inserts_the_frame(client, campaigns, settings):
     assert escapejs("https://letters.example.org/widget/beis-rivkah/?lang=he") in script
     assert "document.currentScript" in script and "createElement(\"iframe\")" in script
     assert client.get("/widget/no-such-campaign.js").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_refresh_leaves_the_work_to_the_one_already_waiting(campaigns):
+    """Under load (bench/load.py) every allocation's refresh used to queue for its own rebuild.
+    One that finds another refresh waiting for the lock returns: that one reads after taking
+    the lock, so after this change. Without a waiter it rebuilds as before."""
+    from django.db import connections
+
+    from scrolls.services import _PROGRESS_REFRESH_WAITING_LOCK, campaign_progress_refresh
+
+    waiter = connections.create_connection("default")  # another session, as another process
+    try:
+        with waiter.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
+        cache.delete_many([PROGRESS_CACHE_KEY, PROGRESS_API_CACHE_KEY])
+        campaign_progress_refresh(campaign_id=campaigns["idf"].pk)
+        assert cache.get(PROGRESS_CACHE_KEY) is None  # left to the waiter
+        with waiter.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
+        campaign_progress_refresh(campaign_id=campaigns["idf"].pk)
+        assert cache.get(PROGRESS_CACHE_KEY).by_slug["idf"]["slug"] == "idf"
+    finally:
+        waiter.close()
