@@ -80,8 +80,8 @@ NOTES = """Reading the figures:
 
 - The machine is small (2 cores) and may be shared; the benches' clients run on it too. With 200
   client threads on 2 cores, `load` measures the server's throughput, not a client's latency.
-- `load`: 200 clients for 20 s on gunicorn (3 gthread workers x 8 threads; DEBUG on only because
-  the demo payment provider needs it), half buying through the API paid offline (3 names an
+- `load`: 200 clients for 20 s on gunicorn (3 gthread workers x 8 threads; DEBUG off and
+  DEMO_PAYMENTS on), half buying through the API paid offline (3 names an
   order), half through the pages paid with the demo provider (5 requests an order). The ceiling
   replays the SQL statements the services issue for one order of each kind (captured once)
   straight from psycopg2 with 24 connections, the concurrency PostgreSQL sees from the server.

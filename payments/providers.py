@@ -1,8 +1,8 @@
 """Payment providers behind one small interface, chosen by settings.
 
 `card_provider()` is Stripe when a secret key is configured, else the demo provider, which is
-refused outright when DEBUG is off. Offline payments are recorded by permitted users through
-payments.services.payment_record_offline and need no provider calls.
+refused outright unless DEMO_PAYMENTS is on (it follows DEBUG). Offline payments are recorded by
+permitted users through payments.services.payment_record_offline and need no provider calls.
 """
 
 from dataclasses import dataclass
@@ -78,13 +78,14 @@ class StripeProvider:
 
 
 class DemoProvider:
-    """Simulates a card payment on a clearly marked page. Never available with DEBUG off."""
+    """Simulates a card payment on a clearly marked page. Only with DEMO_PAYMENTS (which follows
+    DEBUG unless set)."""
 
     name = PaymentProvider.DEMO
 
     def __init__(self):
-        if not settings.DEBUG:
-            raise ImproperlyConfigured("The demo payment provider is refused when DEBUG is off.")
+        if not settings.DEMO_PAYMENTS:
+            raise ImproperlyConfigured("The demo payment provider is refused when DEMO_PAYMENTS is off.")
 
     def start(self, *, payment: Payment) -> dict:
         return {"reference": f"demo-{payment.pk}", "client_secret": ""}

@@ -36,7 +36,7 @@ def axe_script():
 
 @pytest.fixture
 def demo_payments(settings):
-    settings.DEBUG = True
+    settings.DEMO_PAYMENTS = True
     settings.STRIPE_SECRET_KEY = ""
 
 

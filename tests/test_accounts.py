@@ -211,7 +211,7 @@ def test_a_buyer_from_a_referral_link_is_credited_to_the_shliach(client, campaig
 
 
 def test_the_anonymous_api_credits_the_referral_too(campaigns, settings):
-    settings.DEBUG, settings.STRIPE_SECRET_KEY = True, ""  # the demo card provider
+    settings.DEMO_PAYMENTS, settings.STRIPE_SECRET_KEY = True, ""  # the demo card provider
     shliach = make_shliach("levi")
     client = APIClient()
     client.get(f"/r/{shliach.profile.referral_code}/")

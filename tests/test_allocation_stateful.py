@@ -332,7 +332,7 @@ class Allocation(RuleBasedStateMachine):
 
 
 def test_allocation_keeps_its_invariants_whatever_happens(campaigns_small, settings, monkeypatch):
-    settings.DEBUG = True  # the demo card provider
+    settings.DEMO_PAYMENTS = True  # the demo card provider
     settings.STRIPE_SECRET_KEY = ""
     # A new lottery scroll's seed is random; the running machine's counter makes a run repeatable.
     seeds = types.SimpleNamespace(randbits=lambda bits: next(Allocation.running.seeds))

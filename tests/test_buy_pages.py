@@ -31,7 +31,7 @@ def buy_form(**overrides):
 
 @pytest.fixture
 def demo(settings):
-    settings.DEBUG = True
+    settings.DEMO_PAYMENTS = True
     settings.STRIPE_SECRET_KEY = ""
 
 
@@ -101,8 +101,8 @@ def test_demo_payment_failure_lets_the_buyer_try_again(client, campaigns, demo):
     assert order.status == "paid" and Payment.objects.filter(order=order).count() == 2
 
 
-def test_demo_payments_are_refused_when_debug_is_off(client, campaigns, settings):
-    settings.DEBUG = False
+def test_demo_payments_are_refused_when_switched_off(client, campaigns, settings):
+    settings.DEMO_PAYMENTS = False
     settings.STRIPE_SECRET_KEY = ""
     client.post("/buy/idf/", buy_form())
     order = Order.objects.get()

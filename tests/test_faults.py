@@ -407,7 +407,7 @@ def test_a_purchase_while_redis_is_down_is_paid_and_completed_once_when_it_retur
 
     from .test_buy_pages import buy_form
 
-    settings.DEBUG, settings.STRIPE_SECRET_KEY = True, ""  # the demo card provider
+    settings.DEMO_PAYMENTS, settings.STRIPE_SECRET_KEY = True, ""  # the demo card provider
     settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED = True  # as in production
     own_redis.stop()
 

@@ -405,7 +405,7 @@ def test_a_language_chosen_before_signing_in_is_remembered_the_browsers_alone_is
 
 @pytest.mark.django_db
 def test_the_buyer_is_emailed_in_the_language_they_bought_in(client, campaigns, mailoutbox, settings):
-    settings.DEBUG, settings.STRIPE_SECRET_KEY = True, ""
+    settings.DEMO_PAYMENTS, settings.STRIPE_SECRET_KEY = True, ""
     client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "he"
     client.post("/buy/idf/", buy_form())
     order = Order.objects.get()

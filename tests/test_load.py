@@ -31,7 +31,7 @@ SCROLL = 8  # fewer letters than the first order of each client alone: every run
 
 @pytest.fixture
 def shop(campaigns, live_server, settings):
-    settings.DEBUG = True  # the demo payment provider, which the web clients pay with, needs it
+    settings.DEMO_PAYMENTS = True  # the demo payment provider, which the web clients pay with
     settings.API_THROTTLE_USER = "100000/min"  # every API client is the one shliach
     for slug in (load.API_CAMPAIGN, load.WEB_CAMPAIGN):
         shrink_open_scroll(campaigns[slug], SCROLL)

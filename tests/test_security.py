@@ -63,6 +63,11 @@ def test_the_deployment_check_fails_when_a_secure_default_is_turned_off():
     assert result.returncode != 0 and "security.W012" in result.stderr + result.stdout
 
 
+def test_the_deployment_check_warns_of_demo_payments_without_stripe():
+    result = deploy_check(production_environment(DEMO_PAYMENTS="true", STRIPE_SECRET_KEY=""))
+    assert result.returncode != 0 and "payments.W001" in result.stderr + result.stdout
+
+
 # Run in a fresh process, so that every setting is what the environment alone makes it.
 HEADERS_SCRIPT = """
 import json
