@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
@@ -38,7 +38,36 @@ class OrderCreateView(APIView):
     # Who may create an order depends on how it is paid, so the check is made in post().
     permission_classes = [AllowAny]
 
-    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    @extend_schema(
+        request=OrderCreateSerializer,
+        responses={201: OrderSerializer},
+        # Shown in the schema, and sent as is by tests/test_api_schemathesis.py: a real order.
+        examples=[
+            OpenApiExample(
+                "Two names, paid offline",
+                request_only=True,
+                value={
+                    "campaign": "idf",
+                    "buyer": {"name": "Rivka Cohen", "email": "rivka@example.org"},
+                    "names": [
+                        {"hebrew_name": "מנחם מענדל", "parent_hebrew_name": "חיה מושקא", "gender": "m"},
+                        {"hebrew_name": "שרה", "parent_hebrew_name": "רבקה", "gender": "f", "deceased": True},
+                    ],
+                    "payment": {"method": "offline", "reference": "receipt 118"},
+                },
+            ),
+            OpenApiExample(
+                "One name, by card",
+                request_only=True,
+                value={
+                    "campaign": "idf",
+                    "buyer": {"name": "Rivka Cohen", "email": "rivka@example.org"},
+                    "names": [{"hebrew_name": "משה", "parent_hebrew_name": "מרים", "gender": "m"}],
+                    "payment": {"method": "stripe"},
+                },
+            ),
+        ],
+    )
     def post(self, request):
         method = _requested_payment_method(request.data)
         if method == "offline" and not request.user.has_perm(OFFLINE_PERMISSION):

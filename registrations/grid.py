@@ -75,7 +75,7 @@ def grid_draft(request, slug):
         return _json_error(_("The grid is too large to save."), 400)
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return _json_error(_("The request is not JSON."), 400)
     if not isinstance(data, dict) or "rows" not in data:
         return _json_error(_("Send {\"rows\": [...]}."), 400)

@@ -31,6 +31,14 @@ GRID_MAX_ROWS = 5000
 GRID_MAX_VALUE_LENGTH = 200
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, as JSON's "\ud800" decodes to
+        return False
+    return True
+
+
 def _rows_check(rows) -> list[dict]:
     """The rows as stored, or ValidationError saying what is wrong with their shape. The values
     themselves are checked by the import; here only what keeps a draft small and well formed."""
@@ -59,6 +67,12 @@ def _rows_check(rows) -> list[dict]:
                 raise ValidationError(
                     _("Row %(row)d: “%(column)s” is longer than %(max)d characters.")
                     % {"row": number, "column": field, "max": GRID_MAX_VALUE_LENGTH}
+                )
+            if "\x00" in value or not _encodable(value):
+                # PostgreSQL keeps neither a NUL nor half a surrogate pair in JSON: say so, not a 500.
+                raise ValidationError(
+                    _("Row %(row)d: “%(column)s” holds a character that cannot be kept (a NUL or a broken character).")
+                    % {"row": number, "column": field}
                 )
         # Empty cells are left out: a draft of thousands of rows stays small.
         checked.append({field: value for field, value in row.items() if value})

@@ -180,9 +180,18 @@ def _csv_text_stream(raw: io.BufferedIOBase) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
+def _not_text(row: int) -> FileRefused:
+    return FileRefused(
+        _("Row %(row)d is not in UTF-8 or Windows-1255 text: save the file again as CSV UTF-8.") % {"row": row}
+    )
+
+
 def _csv_cells(raw) -> Iterator[list]:
     text = _csv_text_stream(raw)
-    first_line = text.readline()
+    try:
+        first_line = text.readline()
+    except UnicodeDecodeError:  # binary, or UTF-16: refused, not retried as a crash
+        raise _not_text(1) from None
     text.seek(0)
     if "\t" in first_line:
         delimiter = "\t"  # pasted from a spreadsheet
@@ -194,10 +203,7 @@ def _csv_cells(raw) -> Iterator[list]:
     try:
         yield from reader
     except UnicodeDecodeError:
-        raise FileRefused(
-            _("Row %(row)d is not in UTF-8 or Windows-1255 text: save the file again as CSV UTF-8.")
-            % {"row": reader.line_num + 1}
-        ) from None
+        raise _not_text(reader.line_num + 1) from None
     except csv.Error as error:
         raise FileRefused(_("Row %(row)d cannot be read as CSV (%(error)s).") % {"row": reader.line_num, "error": error}) from None
 

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "unitysefer.middleware.NulInPathMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # A signed-in user's chosen language, in any browser (after LocaleMiddleware and the user).
@@ -247,6 +248,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's own three, the JSON one refusing JSON nested too deep to parse (400, not 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "unitysefer.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # {"names": {"17": {...}}}: only the failing rows, by index, even for 100,000 names.
     "LIST_SERIALIZER_ERRORS_AS_DICT": True,
     # Rates: API_THROTTLE_ANON and API_THROTTLE_USER (below), read on every request.

@@ -1,0 +1,237 @@
+"""Who may reach what: every URL of the project against every role, each answer the expected one.
+
+The table below lists every URL pattern the resolver knows (admin internals aside): a new URL
+fails `test_every_url_is_classified` until it is given its row. Objects in the URLs belong to
+"shliach" (an import, an API order) or to "buyer" (an order reached by its secret link); the
+other roles own nothing there, so for them an object of someone else's is "not found" (404), as
+everywhere in the app.
+
+Roles: anon (signed out, no link), buyer (signed out, holding their own order's link), shliach
+(the owner), other_shliach (same permissions, owns nothing), hanhala_other (reads sefardi's
+reports), hanhala (reads idf's), staff.
+"""
+
+import secrets
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from accounts.models import Profile
+from allocation.services import order_allocate, order_mark_paid, reservation_create
+from certificates.models import Certificate
+from certificates.services import order_certificates_issue
+from registrations.services import name_import_check, name_import_create
+
+from .conftest import make_user, token_client
+from .factories import make_order, shrink_open_scroll
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anon", "buyer", "shliach", "other_shliach", "hanhala_other", "hanhala", "staff"]
+SIGN_IN = "sign-in"  # a redirect to /accounts/login/
+
+
+def answers(default, **by_role):
+    return {role: by_role.get(role, default) for role in ROLES}
+
+
+PUBLIC = answers(200)
+# Signed in as staff, or sent to sign in; any other user refused.
+STAFF_ONLY = answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=200)
+# A shliach's own page: shluchim (and staff) in, others refused, signed out sent to sign in.
+SHLUCHIM = answers(403, anon=SIGN_IN, buyer=SIGN_IN, shliach=200, other_shliach=200, staff=200)
+# A shliach's own object: another shliach (or staff) does not find it.
+OWNED = answers(403, anon=SIGN_IN, buyer=SIGN_IN, shliach=200, other_shliach=404, staff=404)
+# The hanhala of the campaign and staff; the hanhala of another campaign does not find it.
+REPORTS = answers(403, anon=SIGN_IN, buyer=SIGN_IN, hanhala_other=404, hanhala=200, staff=200)
+# Reached by the order's secret link: whoever holds it (buyer, and anyone they send it to).
+BY_LINK = answers(200, anon=404)
+# The API's order files: the creator (token) and staff; nobody else finds the order.
+API_OWNED = answers(404, shliach=200, staff=200)
+
+# pattern name -> (path template, expected answer per role). {token} is the buyer's order link
+# (a forged one for anon), {code} its certificate, {import} the shliach's import, {api_order}
+# the shliach's API order and {api_code} its certificate, {week} the last week ended.
+TABLE = {
+    "healthz": ("/healthz/", PUBLIC),
+    "admin:index": ("/admin/", answers(302, staff=200)),  # the admin's own sign-in
+    "api:campaign-list": ("/api/v1/campaigns/", PUBLIC),
+    # 404 for all here: no text of the Torah is loaded in this test (test_text_editions reads it).
+    "api:scroll-position": ("/api/v1/campaigns/idf/scrolls/1/positions/1/", answers(404)),
+    "api:order-create": ("/api/v1/orders/", answers(405, anon=405, buyer=405)),  # POST only
+    "api:order-detail": ("/api/v1/orders/{api_order}/", API_OWNED),
+    "api:order-certificate": ("/api/v1/orders/{api_order}/certificates/{api_code}.pdf", API_OWNED),
+    "api:order-booklet": ("/api/v1/orders/{api_order}/booklet.pdf", API_OWNED),
+    "api:order-letters-csv": ("/api/v1/orders/{api_order}/letters.csv", API_OWNED),
+    "api-schema": ("/api/schema/", PUBLIC),
+    "set_language": ("/i18n/setlang/", answers(302)),  # GET changes nothing, back to the site
+    "stripe-webhook": ("/payments/stripe/webhook/", answers(405)),  # POST only
+    "registrations:import-new": ("/shliach/import/", SHLUCHIM),
+    "registrations:import-detail": ("/shliach/imports/{import}/", OWNED),
+    "registrations:import-status": ("/shliach/imports/{import}/status/", OWNED),
+    "registrations:grid": ("/shliach/grid/idf/", SHLUCHIM),
+    "registrations:grid-draft": ("/shliach/grid/idf/draft/", answers(403, anon=401, buyer=401, shliach=200,
+                                                                       other_shliach=200, staff=200)),
+    "registrations:grid-submit": ("/shliach/grid/idf/submit/", answers(405, anon=SIGN_IN, buyer=SIGN_IN)),
+    "reports:index": ("/reports/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, hanhala_other=302, hanhala=302,
+                                           staff=302)),  # to the first campaign's report
+    "reports:dashboard": ("/reports/idf/", REPORTS),
+    "reports:pdf": ("/reports/idf/week-ending-{week}.pdf", REPORTS),
+    "reports:csv": ("/reports/idf/week-ending-{week}.csv", REPORTS),
+    "siyum:honours": ("/staff/honours/", STAFF_ONLY),
+    "siyum:honour-give": ("/staff/honours/{reservation}/give/", STAFF_ONLY),
+    "siyum:honour-cancel": ("/staff/honours/{reservation}/cancel/", answers(403, anon=SIGN_IN, buyer=SIGN_IN,
+                                                                             staff=405)),
+    "siyum:list": ("/staff/siyum/", STAFF_ONLY),
+    "siyum:hold": ("/staff/siyum/{scroll}/", STAFF_ONLY),
+    "campaign-detail": ("/campaigns/idf/", PUBLIC),
+    "scroll-detail": ("/campaigns/idf/scrolls/1/", PUBLIC),
+    "accounts:login": ("/accounts/login/", answers(302, anon=200, buyer=200)),  # signed in: on
+    "accounts:logout": ("/accounts/logout/", answers(405)),  # POST only
+    "accounts:password_reset": ("/accounts/password_reset/", PUBLIC),
+    "accounts:password_reset_done": ("/accounts/password_reset/done/", PUBLIC),
+    # A link that is not valid says so (on a page of its own, after Django's redirect).
+    "accounts:password_reset_confirm": ("/accounts/reset/MQ/set-password/", PUBLIC),
+    "accounts:password_reset_complete": ("/accounts/reset/done/", PUBLIC),
+    "accounts:referral": ("/r/{referral}/", answers(302)),  # remembered, then on to the site
+    "accounts:dashboard": ("/shliach/", SHLUCHIM),
+    "certificate-verify": ("/verify/{code}/", PUBLIC),
+    "letters-lookup": ("/letters/lookup/", PUBLIC),
+    "order-booklet": ("/orders/{token}/certificates/booklet.pdf", BY_LINK),
+    "certificate-download": ("/orders/{token}/certificates/{code}.pdf", BY_LINK),
+    "order-letters-csv": ("/orders/{token}/letters.csv", BY_LINK),
+    "order-buy": ("/buy/idf/", PUBLIC),
+    "order-done": ("/orders/{token}/", BY_LINK),
+    "order-pay": ("/orders/{token}/pay/", answers(302, anon=404)),  # paid: on to its letters
+    "order-pay-demo": ("/orders/{token}/pay/demo/", answers(405)),  # POST only
+    "home": ("/", PUBLIC),
+    "campaign-widget": ("/widget/idf/", PUBLIC),
+    "campaign-widget-script": ("/widget/idf.js", PUBLIC),
+}
+
+
+def url_names(resolver=None, namespace=""):
+    """Every named URL pattern, namespaced ("api:order-detail"); of the admin only its index."""
+    resolver = resolver or get_resolver()
+    names = set()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            if entry.namespace == "admin":
+                names.add("admin:index")  # the admin's own pages are Django's, guarded by is_staff
+                continue
+            names |= url_names(entry, inner)
+        elif isinstance(entry, URLPattern):
+            # Every route must be named to be classified; an unnamed one shows up as its regex.
+            names.add(f"{namespace}{entry.name}" if entry.name else f"unnamed {entry.pattern}")
+    return names
+
+
+def test_every_url_is_classified():
+    names = url_names()
+    assert names - set(TABLE) == set(), "classify the new URLs in TABLE"
+    assert set(TABLE) - names == set(), "remove the URLs that no longer exist from TABLE"
+
+
+def hanhala_of(username, campaign):
+    user = make_user(username)
+    profile, _ = Profile.objects.get_or_create(user=user)
+    profile.campaigns.add(campaign)
+    return user
+
+
+def allocated(order):
+    order_mark_paid(order_id=order.pk)
+    order_allocate(order_id=order.pk)
+    order_certificates_issue(order_id=order.pk)
+    return order
+
+
+@pytest.fixture
+def world(campaigns):
+    from reports.weeks import campaign_zone, week_last_ended
+
+    registrar = ["accounts.register_names", "payments.record_offline_payment"]
+    users = {
+        "shliach": make_user("owner-shliach", permissions=registrar),
+        "other_shliach": make_user("other-shliach", permissions=registrar),
+        "hanhala_other": hanhala_of("hanhala-sefardi", campaigns["sefardi"]),
+        "hanhala": hanhala_of("hanhala-idf", campaigns["idf"]),
+        "staff": make_user("staff-member", is_staff=True, permissions=registrar),
+    }
+    idf = campaigns["idf"]
+    buyer_order = allocated(make_order(idf, 1))
+    other_order = allocated(make_order(idf, 1))
+    api_order = allocated(make_order(idf, 1, created_by=users["shliach"]))
+    name_import = name_import_create(user=users["shliach"], campaign=idf, source_name="names.csv",
+                                     content=b"hebrew_name,parent_hebrew_name,gender\n\xd7\xa9\xd7\xa8\xd7\x94,"
+                                             b"\xd7\x9c\xd7\x90\xd7\x94,f\n")  # fmt: skip
+    name_import_check(import_id=name_import.pk)
+    scroll = idf.scrolls.get(state="open")
+    full = shrink_open_scroll(campaigns["sefardi"], 1)  # a full scroll awaits its siyum
+    allocated(make_order(campaigns["sefardi"], 1))
+    reservation = reservation_create(scroll_id=scroll.pk, position=scroll.total_letters, honouree="Rabbi",
+                                     created_by=users["staff"])  # fmt: skip
+    values = {
+        "token": buyer_order.token,
+        "code": Certificate.objects.get(name__order=buyer_order).code,
+        "other_token": other_order.token,
+        "other_code": Certificate.objects.get(name__order=other_order).code,
+        "api_order": api_order.pk,
+        "api_code": Certificate.objects.get(name__order=api_order).code,
+        "import": name_import.pk,
+        "reservation": reservation.pk,
+        "scroll": full.pk,
+        "referral": Profile.objects.get_or_create(user=users["shliach"])[0].referral_code,
+        "week": week_last_ended(zone=campaign_zone(idf)).ending.isoformat(),
+    }
+    return users, values
+
+
+def client_for(role, users):
+    client = APIClient()  # the API's token users and the pages' session users alike
+    if role in users:
+        client.force_login(users[role])
+        client.credentials(HTTP_AUTHORIZATION=token_client(users[role])._credentials["HTTP_AUTHORIZATION"])
+    return client
+
+
+def answer_of(response):
+    if response.status_code == 302 and response["Location"].startswith("/accounts/login/"):
+        return SIGN_IN
+    return response.status_code
+
+
+def test_each_role_gets_the_expected_answer_from_every_url(world):
+    # One test for all roles: the objects (and their certificates) are built once.
+    users, values = world
+    wrong = {}
+    for role in ROLES:
+        client = client_for(role, users)
+        # Signed out without the link: a token of the same shape that is nobody's.
+        link = {**values, "token": secrets.token_urlsafe(24)} if role == "anon" else values
+        for name, (template, expected) in TABLE.items():
+            got = answer_of(client.get(template.format(**link)))
+            if got != expected[role]:
+                wrong[(role, name)] = f"{got}, expected {expected[role]}"
+    assert wrong == {}
+
+
+def test_one_buyer_link_does_not_reach_another_buyers_certificate(world, client):
+    _, values = world
+    own = f"/orders/{values['token']}/certificates/{values['code']}.pdf"
+    assert client.get(own).status_code == 200
+    # Another order's certificate code, under this buyer's link.
+    assert client.get(f"/orders/{values['token']}/certificates/{values['other_code']}.pdf").status_code == 404
+    assert client.get(f"/orders/{values['other_token']}/certificates/{values['code']}.pdf").status_code == 404
+    # The link's token is the key: a slightly altered one finds nothing.
+    altered = values["token"][:-1] + ("A" if values["token"][-1] != "A" else "B")
+    assert client.get(f"/orders/{altered}/").status_code == 404
+
+
+def test_the_api_order_files_are_not_reached_through_another_orders_id(world):
+    users, values = world
+    client = client_for("shliach", users)
+    url = f"/api/v1/orders/{values['api_order']}/certificates/{values['other_code']}.pdf"
+    assert client.get(url).status_code == 404
