@@ -115,7 +115,7 @@ class OrderCreateView(APIView):
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
 
-        order = order_with_letters(Order.objects.filter(pk=order.pk)).get()
+        order = order_with_letters(Order.objects.select_related("campaign").filter(pk=order.pk)).get()
         body = OrderSerializer(order, context={"request": request}).data
         if data["payment"]["method"] == "stripe":
             payment, client_secret = payment_start_card(order_id=order.pk)

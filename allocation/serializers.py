@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from certificates.selectors import certificate_urls, certificates_by_name_id
 from scrolls.models import Campaign
+from unitysefer.serializers import ModelSerializerFieldsOnce
 
 from .models import Gender, Name, Order
 from .selectors import names_letters_describe, order_letters_describe
@@ -104,7 +105,7 @@ def _viewer(serializer):
     return getattr(request, "user", None)
 
 
-class NameSerializer(serializers.ModelSerializer):
+class NameSerializer(ModelSerializerFieldsOnce):
     display_name = serializers.CharField(read_only=True)
     letter = serializers.SerializerMethodField()
     certificate = serializers.SerializerMethodField()
@@ -144,7 +145,7 @@ class NameSerializer(serializers.ModelSerializer):
         return certificate_urls(certificate=certificate, order=name.order, request=self.context.get("request"))
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializerFieldsOnce):
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     buyer = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()

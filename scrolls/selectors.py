@@ -72,18 +72,21 @@ class CampaignsProgress:
 
 def campaigns_progress_build() -> CampaignsProgress:
     """Progress as it is in the database now (two queries, whatever the number of letters:
-    Scroll.letters_allocated is kept by the allocating transaction)."""
+    Scroll.letters_allocated is kept by the allocating transaction). Every allocation runs
+    this once it commits, so it serializes once: the API's body is the active campaigns of
+    the same plain JSON values the pages read."""
     from rest_framework.renderers import JSONRenderer
 
     from .serializers import CampaignSerializer  # the serializers read this module
 
     campaigns = list(campaigns_with_progress())
-    api = CampaignSerializer([campaign for campaign in campaigns if campaign.active], many=True).data
+    renderer = JSONRenderer()
     # Plain JSON values (no Decimal, no ReturnDict) for the pages, as the API gives them.
-    described = json.loads(JSONRenderer().render(CampaignSerializer(campaigns, many=True).data))
+    described = json.loads(renderer.render(CampaignSerializer(campaigns, many=True).data))
+    api_json = renderer.render([data for campaign, data in zip(campaigns, described) if campaign.active])
     for campaign, data in zip(campaigns, described):
         data["active"] = campaign.active
-    return CampaignsProgress(api_json=JSONRenderer().render(api), by_slug={data["slug"]: data for data in described})
+    return CampaignsProgress(api_json=api_json, by_slug={data["slug"]: data for data in described})
 
 
 def campaigns_progress() -> CampaignsProgress:

@@ -1,10 +1,14 @@
+from functools import cached_property
+
 from rest_framework import serializers
+
+from unitysefer.serializers import ModelSerializerFieldsOnce
 
 from .models import Campaign, Scroll, ScrollState
 from .selectors import campaign_open_scroll
 
 
-class ActiveScrollSerializer(serializers.ModelSerializer):
+class ActiveScrollSerializer(ModelSerializerFieldsOnce):
     letters_remaining = serializers.IntegerField(read_only=True)
     percent_allocated = serializers.FloatField(read_only=True)
 
@@ -13,7 +17,7 @@ class ActiveScrollSerializer(serializers.ModelSerializer):
         fields = ["number", "total_letters", "letters_allocated", "letters_remaining", "percent_allocated"]
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(ModelSerializerFieldsOnce):
     requires_date_of_birth = serializers.BooleanField(read_only=True)
     scrolls_completed = serializers.SerializerMethodField()
     active_scroll = serializers.SerializerMethodField()
@@ -50,7 +54,12 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def get_active_scroll(self, campaign) -> ActiveScrollSerializer(allow_null=True):
         scroll = campaign_open_scroll(campaign=campaign)
-        return ActiveScrollSerializer(scroll).data if scroll else None
+        return self._active_scroll_serializer.to_representation(scroll) if scroll else None
+
+    @cached_property
+    def _active_scroll_serializer(self):
+        # One for every campaign of a list: building a ModelSerializer's fields is the costly part.
+        return ActiveScrollSerializer()
 
 
 class PositionSerializer(serializers.Serializer):
