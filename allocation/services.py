@@ -383,10 +383,16 @@ def order_mark_paid(*, order_id: int) -> Order:
     return order
 
 
-def order_fulfil(*, order_id: int) -> Order:
+def order_fulfil(*, order_id: int) -> None:
     """Mark paid, then allocate. The two steps commit separately: if allocation fails, the
     payment is still recorded and the sweeper (allocation.tasks) allocates later."""
     order_mark_paid(order_id=order_id)
+    order_allocate_or_enqueue(order_id=order_id)
+
+
+def order_allocate_or_enqueue(*, order_id: int) -> None:
+    """Allocate an order just marked paid; if that fails, leave it to the task and the sweeper.
+    The allocation is its own transaction (or savepoint), so the payment recorded before stands."""
     try:
         order_allocate(order_id=order_id)
     except Exception:
@@ -394,7 +400,6 @@ def order_fulfil(*, order_id: int) -> Order:
         from .tasks import order_allocate_enqueue
 
         order_allocate_enqueue(order_id=order_id)
-    return Order.objects.get(pk=order_id)
 
 
 def orders_allocate_pending(*, older_than_seconds: int = 60) -> int:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from allocation.models import Order, OrderStatus
-from allocation.services import order_fulfil, order_mark_paid
+from allocation.services import order_allocate_or_enqueue, order_mark_paid
 
 from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent
 from .providers import (
@@ -50,7 +50,7 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
             recorded_by=recorded_by,
         )
         order_mark_paid(order_id=order.pk)
-    order_fulfil(order_id=order.pk)
+    order_allocate_or_enqueue(order_id=order.pk)
     return payment
 
 
@@ -120,8 +120,8 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
         else:
             order_mark_paid(order_id=order.pk)
         payment.save(update_fields=["status", "flagged_reason", "updated_at"])
-    if not payment.flagged_reason:
-        order_fulfil(order_id=payment.order_id)
+    if not payment.flagged_reason:  # the order was marked paid above, with the payment
+        order_allocate_or_enqueue(order_id=payment.order_id)
     return payment
 
 
