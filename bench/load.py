@@ -258,7 +258,7 @@ def invariants_check(cursor):
 
 def bench_environment(database=None):
     """Production defaults (DEBUG off) but plain HTTP, with the demo payment provider switched on
-    (DEMO_PAYMENTS), which the web flow pays through. Tasks go to an
+    (bench/benchsite/settings.py), which the web flow pays through. Tasks go to an
     in-memory broker, nowhere: what is measured is taking the order and allocating its letters.
     The API's per-user throttle is lifted: every API client is the one shliach."""
     env = dict(os.environ)
@@ -266,7 +266,6 @@ def bench_environment(database=None):
         "DJANGO_SETTINGS_MODULE": "bench.benchsite.settings",
         "SECRET_KEY": "bench-only-not-secret",
         "DEBUG": "false",
-        "DEMO_PAYMENTS": "true",
         "SECURE_SSL_REDIRECT": "false",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",

@@ -1,7 +1,7 @@
 """Payment providers behind one small interface, chosen by settings.
 
 `card_provider()` is Stripe when a secret key is configured, else the demo provider, which is
-refused outright unless DEMO_PAYMENTS is on (it follows DEBUG). Offline payments are recorded by
+refused outright unless DEMO_PAYMENTS is on (it is DEBUG). Offline payments are recorded by
 permitted users through payments.services.payment_record_offline and need no provider calls.
 """
 
@@ -78,8 +78,8 @@ class StripeProvider:
 
 
 class DemoProvider:
-    """Simulates a card payment on a clearly marked page. Only with DEMO_PAYMENTS (which follows
-    DEBUG unless set)."""
+    """Simulates a card payment on a clearly marked page. Only with DEMO_PAYMENTS (DEBUG, in the
+    deployable settings)."""
 
     name = PaymentProvider.DEMO
 

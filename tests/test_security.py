@@ -63,8 +63,23 @@ def test_the_deployment_check_fails_when_a_secure_default_is_turned_off():
     assert result.returncode != 0 and "security.W012" in result.stderr + result.stdout
 
 
+def test_no_environment_variable_turns_demo_payments_on_with_debug_off():
+    script = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'unitysefer.settings'); "
+        "django.setup(); from django.conf import settings; print(settings.DEMO_PAYMENTS)"
+    )
+    for overrides in ({}, {"DEMO_PAYMENTS": "true"}):
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=production_environment(**overrides),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.stdout.split()[-1] == "False", result.stdout + result.stderr
+
+
 def test_the_deployment_check_warns_of_demo_payments_without_stripe():
-    result = deploy_check(production_environment(DEMO_PAYMENTS="true", STRIPE_SECRET_KEY=""))
+    # Only the load benchmark's settings module turns the demo provider on with DEBUG off.
+    env = production_environment(DJANGO_SETTINGS_MODULE="bench.benchsite.settings", STRIPE_SECRET_KEY="")
+    result = deploy_check(env)
     assert result.returncode != 0 and "payments.W001" in result.stderr + result.stdout
 
 

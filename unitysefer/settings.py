@@ -145,9 +145,10 @@ STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
-# The demo provider (no card, a clearly marked page) where there is no Stripe key: on with DEBUG.
-# Only a demonstration or a benchmark turns it on with DEBUG off; `check --deploy` warns of it.
-DEMO_PAYMENTS = env.bool("DEMO_PAYMENTS", default=DEBUG)
+# The demo provider (no card, a clearly marked page) where there is no Stripe key: with DEBUG
+# only, and no environment variable can turn it on without. The load benchmark's own settings
+# module (bench/benchsite/settings.py, never deployed) does; `check --deploy` warns of it there.
+DEMO_PAYMENTS = DEBUG
 
 # --- Internationalisation: Hebrew first ------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
