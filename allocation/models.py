@@ -37,7 +37,7 @@ class Order(models.Model):
         Campaign, on_delete=models.PROTECT, related_name="orders", verbose_name=_("campaign")
     )
     # An unguessable handle for the buyer's links; the numeric id is for staff and the API.
-    token = models.CharField(max_length=64, unique=True, default=new_order_token, editable=False)
+    token = models.CharField(_("link token"), max_length=64, unique=True, default=new_order_token, editable=False)
     buyer_name = models.CharField(_("buyer's name"), max_length=200, blank=True)
     buyer_email = models.EmailField(_("buyer's email"), blank=True)
     buyer_phone = models.CharField(_("buyer's phone"), max_length=40, blank=True)
@@ -154,6 +154,8 @@ class Name(models.Model):
     def display_name(self):
         """"<name> ben/bas <parent>" as written on a certificate."""
         return f"{self.hebrew_name} {self.connector} {self.parent_hebrew_name}"
+
+    display_name.fget.short_description = _("name")
 
 
 class Letter(models.Model):

@@ -93,10 +93,15 @@ class Certificate(models.Model):
     # Where the certificate's page is in its sheet, and the page of the sheet's background
     # it is drawn over.
     sheet = models.ForeignKey(
-        CertificateSheet, on_delete=models.PROTECT, null=True, blank=True, related_name="certificates"
+        CertificateSheet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="certificates",
+        verbose_name=_("sheet of certificates"),
     )
-    sheet_page = models.PositiveIntegerField(null=True, blank=True)
-    sheet_background_page = models.PositiveIntegerField(null=True, blank=True)
+    sheet_page = models.PositiveIntegerField(_("page in the sheet"), null=True, blank=True)
+    sheet_background_page = models.PositiveIntegerField(_("page of the background"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("certificate")

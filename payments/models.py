@@ -77,12 +77,12 @@ class Payment(models.Model):
 class StripeEvent(models.Model):
     """Every Stripe event id we accepted, once: a replayed delivery finds its row and stops."""
 
-    event_id = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=100)
-    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=255, blank=True)
+    event_id = models.CharField(_("event id"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    payment_intent_id = models.CharField(_("PaymentIntent id"), max_length=255, blank=True, db_index=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("Stripe event")

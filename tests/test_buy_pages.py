@@ -155,3 +155,10 @@ def test_staff_refund_from_the_admin_keeps_the_letters(client, campaigns, demo):
     payment.refresh_from_db()
     assert (order.status, payment.status) == ("refunded", "refunded")
     assert Letter.objects.filter(name__order=order).count() == 1
+
+    # The buyer's page says so, and still shows the letter.
+    client.logout()
+    page = client.get(f"/orders/{order.token}/").content.decode()
+    assert 'id="refunded"' in page and "This order was refunded." in page
+    assert "Your payment was received" not in page
+    assert page.count('class="letter-row"') == 1

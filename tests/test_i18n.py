@@ -293,6 +293,47 @@ def test_every_template_string_is_marked_for_translation():
     assert not found, "Text not marked for translation:\n" + "\n".join(found)
 
 
+OUR_APPS = ("accounts", "allocation", "certificates", "payments", "registrations", "reports", "scrolls", "siyum")
+
+
+def test_every_label_of_our_models_is_marked_for_translation():
+    """The admin shows these labels: a field without a marked verbose_name shows its English
+    attribute name to a Hebrew or Russian reader. Historical copies take theirs from the model."""
+    from django.apps import apps
+    from django.contrib import admin
+    from django.utils.functional import Promise
+
+    found = []
+    for model in apps.get_models():
+        if model._meta.app_label not in OUR_APPS or model.__name__.startswith("Historical"):
+            continue
+        if not isinstance(model._meta.verbose_name, Promise):
+            found.append(f"{model.__name__} (the model)")
+        found += [
+            f"{model.__name__}.{field.name}"
+            for field in model._meta.get_fields()
+            if field.concrete and not field.auto_created and not isinstance(field.verbose_name, Promise)
+        ]
+    # Columns of the admin's lists that are properties or methods rather than fields.
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in OUR_APPS:
+            continue
+        for column in model_admin.list_display:
+            if not isinstance(column, str) or column == "__str__":
+                continue
+            try:
+                model._meta.get_field(column)
+                continue
+            except Exception:
+                pass
+            described = getattr(model_admin, column, None) or getattr(model, column, None)
+            if isinstance(described, property):
+                described = described.fget
+            if not isinstance(getattr(described, "short_description", None), Promise):
+                found.append(f"{model.__name__} admin column {column}")
+    assert not found, "Labels not marked for translation:\n" + "\n".join(found)
+
+
 # --- Right to left where it belongs ----------------------------------------------------------
 
 
