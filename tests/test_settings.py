@@ -10,3 +10,17 @@ def test_every_setting_read_from_the_environment_is_in_env_example():
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read, "no settings found: the pattern is wrong"
     assert read - listed == set()
+
+
+def test_the_production_setup_runs_the_same_steps_as_make_run():
+    """docker compose's one-off `migrate` service prepares the database as `make run` does: a
+    deployment that skipped the Torah text would open scrolls whose positions name no letter."""
+    import yaml
+
+    makefile = (ROOT / "Makefile").read_text()
+    run_recipe = makefile.split("\nrun: venv", 1)[1].split("\n\n", 1)[0]
+    make_steps = re.findall(r"manage\.py (\w+)", run_recipe)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose_steps = re.findall(r"manage\.py (\w+)", " ".join(compose["services"]["migrate"]["command"]))
+    assert "load_torah_text" in make_steps and make_steps[-1] == "runserver"
+    assert compose_steps == make_steps[:-1]
