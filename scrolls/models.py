@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .torah_text import LONGEST_WORD
+
 # The figure campaigns quote (Koren); used until a text edition is loaded.
 DEFAULT_TOTAL_LETTERS = 304_805
 
@@ -169,7 +171,7 @@ class TextLetter(models.Model):
     )
     position = models.PositiveIntegerField(_("position"))
     letter = models.CharField(_("letter"), max_length=1)
-    word = models.CharField(_("word"), max_length=40)
+    word = models.CharField(_("word"), max_length=LONGEST_WORD)
     letter_index_in_word = models.PositiveSmallIntegerField(_("letter within the word"))
     book = models.CharField(_("book"), max_length=20)
     book_he = models.CharField(_("book (Hebrew)"), max_length=20)

@@ -138,6 +138,9 @@ class TorahTextError(ValueError):
 # --- Unicode handling ---------------------------------------------------------------
 
 HEBREW_LETTERS = "אבגדהוזחטיכךלמםנןסעפףצץקרשת"
+# The longest word a text may hold (TextLetter.word); the Torah's longest has 11 letters, so a
+# longer one is words run together: a space is missing.
+LONGEST_WORD = 40
 
 # Maqaf and paseq stand between words, so they become spaces; everything else in the
 # Hebrew points/accents/punctuation block (vowels, cantillation, meteg, sof pasuq, the
@@ -340,6 +343,11 @@ def parse_plain_file(lines: Iterable[str]) -> Iterator[tuple[str, int, int, str]
         if stray:
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in stray)
             raise TorahTextError(line_number, f"characters other than Hebrew letters: {shown}")
+        too_long = next((word for word in text.split() if len(word) > LONGEST_WORD), None)
+        if too_long:
+            raise TorahTextError(
+                line_number, f"the word {too_long} is longer than {LONGEST_WORD} letters; is a space missing?"
+            )
         yield book_name, chapter, verse, text
 
 

@@ -324,6 +324,7 @@ GOOD_LINE = "Genesis 1:1\tבראשית ברא אלהים את השמים ואת 
         ("Genesis 1:2\tוהארץ היתה 2", "characters other than Hebrew letters"),
         ("Genesis 1:2\tוהארץ, היתה", "characters other than Hebrew letters"),
         ("Genesis 1:1\tבראשית", "out of order"),
+        ("Genesis 1:2\tוהארץ " + "היתהתהוובהו" * 4, "longer than 40 letters; is a space missing?"),
     ],
 )
 def test_plain_file_rejects_a_malformed_line_with_its_number(bad_line, message):
