@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Lower
@@ -27,12 +28,28 @@ ORDERS_PER_PAGE = 50
 
 def campaigns_visible_to(*, user) -> QuerySet:
     """The campaigns whose reports and data a user may read: every one for staff, a hanhala
-    member's own list, none for anyone else."""
-    if not getattr(user, "is_authenticated", False):
+    member's own list (with the hanhala's permission: taken out of the role, a user reads nothing
+    though their profile still lists campaigns), none for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Campaign.objects.none()
     if user.is_staff:
         return Campaign.objects.all()
+    if not user.has_perm(REPORTS_PERMISSION):
+        return Campaign.objects.none()
     return Campaign.objects.filter(hanhala_profiles__user=user).distinct()
+
+
+def users_with_permission(*, permission: str) -> QuerySet:
+    """Active users holding a permission: their own, through a group, or as superusers."""
+    app_label, codename = permission.split(".")
+    granted = Q(codename=codename, content_type__app_label=app_label)
+    permissions = Permission.objects.filter(granted)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(user_permissions__in=permissions) | Q(groups__permissions__in=permissions))
+        .distinct()
+    )
 
 
 def user_is_shliach(*, user) -> bool:

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.selectors import campaigns_visible_to
+from accounts.selectors import REPORTS_PERMISSION, campaigns_visible_to, users_with_permission
 from allocation.models import Letter, Name, Order, OrderChannel, OrderStatus
 from scrolls.models import Campaign, Scroll
 
@@ -325,10 +325,11 @@ def report_campaigns_for(*, user):
 
 
 def weekly_report_recipients(*, campaign: Campaign) -> list[str]:
-    """The hanhala of a campaign: the active users whose profile lists it, with an address."""
+    """The hanhala of a campaign: the active users with the hanhala's permission whose profile
+    lists it, with an address."""
     return list(
-        get_user_model()
-        .objects.filter(profile__campaigns=campaign, is_active=True)
+        users_with_permission(permission=REPORTS_PERMISSION)
+        .filter(profile__campaigns=campaign)
         .exclude(email="")
         .order_by("email")
         .values_list("email", flat=True)

@@ -135,7 +135,7 @@ def test_every_url_is_classified():
 
 
 def hanhala_of(username, campaign):
-    user = make_user(username)
+    user = make_user(username, permissions=["accounts.view_reports"])
     profile, _ = Profile.objects.get_or_create(user=user)
     profile.campaigns.add(campaign)
     return user

@@ -346,7 +346,7 @@ def test_the_grid_keeps_or_refuses_hostile_rows_without_a_500(client, campaigns,
 def test_report_filters_refuse_hostile_weeks(client, campaigns):
     from accounts.models import Profile
 
-    member = make_user("hanhala-hostile")
+    member = make_user("hanhala-hostile", permissions=["accounts.view_reports"])
     Profile.objects.get_or_create(user=member)[0].campaigns.add(campaigns["idf"])
     client.force_login(member)
     for value in CORPUS + ["2025-02-30", "0000-01-03", "9999-12-31", "2025-1-3"]:

@@ -474,7 +474,7 @@ def test_an_order_registered_by_a_shliach_is_emailed_in_the_shliachs_language(ca
 @pytest.mark.django_db
 def test_each_hanhala_member_gets_the_weekly_report_in_their_language(campaigns, mailoutbox):
     for username, language in (("chaim", "he"), ("dovid", "ru"), ("eli", "")):
-        user = make_user(username)
+        user = make_user(username, permissions=["accounts.view_reports"])
         Profile.objects.filter(user=user).update(language=language)
         user.profile.campaigns.add(campaigns["idf"])
     send_weekly_reports.delay()

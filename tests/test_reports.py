@@ -223,7 +223,7 @@ def test_the_figures_of_a_week(campaigns):
 
 
 def hanhala_of(username, *campaigns):
-    user = make_user(username)
+    user = make_user(username, permissions=["accounts.view_reports"])
     profile, _ = Profile.objects.get_or_create(user=user)
     profile.campaigns.add(*campaigns)
     return user
@@ -340,6 +340,27 @@ def test_every_friday_each_hanhala_gets_their_report_once(campaigns, mailoutbox)
 
     send_weekly_reports.delay()  # the next hourly run on the same Friday
     assert len(mailoutbox) == 2
+
+
+@pytest.mark.django_db
+def test_the_hanhala_role_not_the_profile_alone_opens_the_reports(client, campaigns, mailoutbox):
+    """Reports follow the hanhala's permission (here through the hanhala group): a user taken
+    out of the role reads nothing and is sent nothing, though their profile still lists campaigns."""
+    from django.contrib.auth.models import Group
+
+    member = make_user("board-member")
+    member.profile.campaigns.add(campaigns["idf"])
+    former = make_user("former-member")
+    former.profile.campaigns.add(campaigns["idf"])
+    member.groups.add(Group.objects.get(name="hanhala"))
+
+    client.force_login(member)
+    assert client.get("/reports/idf/").status_code == 200
+    client.force_login(former)
+    assert client.get("/reports/").status_code == 403
+    assert client.get("/reports/idf/").status_code in (403, 404)
+    send_weekly_reports.delay()
+    assert [message.to for message in mailoutbox] == [["board-member@example.org"]]
 
 
 @pytest.mark.django_db
