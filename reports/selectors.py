@@ -6,7 +6,9 @@ money does not count as revenue.
 """
 
 import datetime
+import logging
 import math
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +25,8 @@ from scrolls.models import Campaign, Scroll
 
 from .models import WeeklyReportSent
 from .weeks import Week, campaign_zone, week_last_ended
+
+logger = logging.getLogger(__name__)
 
 TREND_WEEKS = 4
 TOP = 10
@@ -343,7 +347,13 @@ def weekly_reports_due(*, now: datetime.datetime | None = None) -> list[tuple[in
     due = []
     campaigns = Campaign.objects.filter(active=True, hanhala_profiles__isnull=False).distinct().order_by("id")
     for campaign in campaigns:
-        week = week_last_ended(zone=campaign_zone(campaign), now=now)
+        try:
+            zone = campaign_zone(campaign)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            # The field refuses such a zone; one set around it must not stop the other campaigns.
+            logger.error("Campaign %s has no valid time zone (%r): no weekly report", campaign.slug, campaign.time_zone)
+            continue
+        week = week_last_ended(zone=zone, now=now)
         if not WeeklyReportSent.objects.filter(campaign=campaign, week_ending=week.ending).exists():
             due.append((campaign.pk, week.ending))
     return due

@@ -1,5 +1,7 @@
+import zoneinfo
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -8,6 +10,18 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .torah_text import LONGEST_WORD
+
+
+def validate_time_zone(value):
+    """An IANA zone name such as Asia/Jerusalem: weeks, reports and dates are counted in it, and
+    a misspelt one would stop every campaign's Friday report."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not a time zone: use a name such as Asia/Jerusalem or America/New_York."),
+            params={"value": value},
+            code="invalid_time_zone",
+        )
+
 
 # The figure campaigns quote (Koren); used until a text edition is loaded.
 DEFAULT_TOTAL_LETTERS = 304_805
@@ -45,7 +59,9 @@ class Campaign(models.Model):
         choices=AllocationMode.choices,
         default=AllocationMode.SEQUENTIAL,
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="America/New_York")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="America/New_York", validators=[validate_time_zone]
+    )
     discloses_parsha_only = models.BooleanField(
         _("tells buyers only the parsha"),
         default=False,

@@ -20,7 +20,7 @@ from reports.models import WeeklyReportSent
 from reports.selectors import weekly_report, weekly_reports_due
 from reports.tasks import send_weekly_reports
 from reports.weeks import Week, week_containing, week_last_ended
-from scrolls.models import Scroll
+from scrolls.models import Campaign, Scroll
 
 from .conftest import make_user
 from .factories import make_order, name_data
@@ -377,3 +377,19 @@ def test_each_campaign_is_due_when_its_own_friday_begins(campaigns):
     assert dict(weekly_reports_due(now=now)) == {campaigns["idf"].pk: datetime.date(2025, 1, 10)}
     new_york_friday = dict(weekly_reports_due(now=at(UTC, 2025, 1, 10, 5)))
     assert new_york_friday[campaigns["tomchei-temimim"].pk] == datetime.date(2025, 1, 10)
+
+
+@pytest.mark.django_db
+def test_a_misspelt_time_zone_is_refused_and_cannot_stop_the_other_reports(campaigns):
+    from django.core.exceptions import ValidationError
+
+    campaign = campaigns["tomchei-temimim"]
+    campaign.time_zone = "Jerusalem"
+    with pytest.raises(ValidationError) as refused:
+        campaign.full_clean()
+    assert "is not a time zone" in str(refused.value.message_dict["time_zone"])
+    # Set around the validation (the shell, SQL): that campaign is skipped, the others are due.
+    Campaign.objects.filter(pk=campaign.pk).update(time_zone="Jerusalem")
+    hanhala_of("chaim", campaigns["idf"], campaign)
+    due = dict(weekly_reports_due(now=at(UTC, 2025, 1, 9, 23)))
+    assert due == {campaigns["idf"].pk: datetime.date(2025, 1, 10)}
