@@ -279,6 +279,10 @@ def test_dashboard_totals_per_campaign(client, campaigns):
 
     page = response.content.decode()
     assert f'href="/orders/{with_certificates.token}/"' in page
+    # The shliach's own orders: the booklet once every certificate is issued, the CSV of letters.
+    assert f'href="/orders/{with_certificates.token}/certificates/booklet.pdf"' in page
+    assert f'href="/orders/{with_certificates.token}/letters.csv"' in page
+    assert page.count('class="booklet-link') == 1 and page.count('class="letters-csv-link') == 2
     # A buyer who came through the link keeps their letters and certificates to themselves.
     assert referred.token not in page and f"#{referred.pk}" in page
     assert "Through your link" in page and "Registered by you" in page
