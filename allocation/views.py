@@ -80,7 +80,7 @@ def order_buy(request, slug):
 def order_done(request, token):
     order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
     if order.status == OrderStatus.PENDING:
-        order_sync_on_return(order)
+        order_sync_on_return(order, payment_intent=request.GET.get("payment_intent", ""))
         order.refresh_from_db()
     payment_failed = request.GET.get("redirect_status") == "failed"
     context = {

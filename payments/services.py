@@ -7,6 +7,7 @@ and out-of-order news changes nothing more.
 
 import logging
 
+import stripe
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,7 +41,7 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status not in (OrderStatus.PENDING, OrderStatus.CANCELLED):
             raise ValidationError({"order": [_("This order is already paid.")]})
-        payment = Payment.objects.create(
+        payment = Payment(
             order=order,
             provider=PaymentProvider.OFFLINE,
             status=PaymentStatus.SUCCEEDED,
@@ -49,7 +50,9 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
             reference=reference,
             recorded_by=recorded_by,
         )
-        order_mark_paid(order_id=order.pk)
+        payment._history_user = recorded_by  # the audit names the person, in a request or not
+        payment.save(force_insert=True)
+        order_mark_paid(order_id=order.pk, by=recorded_by)
     order_allocate_or_enqueue(order_id=order.pk)
     return payment
 
@@ -93,6 +96,8 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
         if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
             return payment
         if outcome.status == "failed":
+            if payment.status == PaymentStatus.FAILED:  # already known: nothing to write
+                return payment
             payment.status = PaymentStatus.FAILED
             payment.save(update_fields=["status", "updated_at"])
             return payment
@@ -100,10 +105,12 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
             return payment
 
         payment.status = PaymentStatus.SUCCEEDED
-        expected = to_minor_units(payment.amount, payment.currency)
         order = Order.objects.select_for_update().get(pk=payment.order_id)
+        # Against the order as it is now, not the attempt: an attempt started before its order's
+        # amount was changed pays the old amount, which staff must see and settle.
+        expected = to_minor_units(order.amount, order.currency)
         if outcome.amount_minor is not None and (
-            outcome.amount_minor != expected or (outcome.currency and outcome.currency != payment.currency)
+            outcome.amount_minor != expected or (outcome.currency and outcome.currency != order.currency)
         ):
             payment.flagged_reason = _(
                 "Received %(amount)s %(currency)s (minor units) but the order expects %(expected)s %(order_currency)s."
@@ -111,7 +118,7 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
                 "amount": outcome.amount_minor,
                 "currency": outcome.currency,
                 "expected": expected,
-                "order_currency": payment.currency,
+                "order_currency": order.currency,
             }
             logger.error("Payment %s flagged: %s", payment.pk, payment.flagged_reason)
         elif order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
@@ -125,13 +132,46 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
     return payment
 
 
+# Attempts whose outcome can still change at the provider. A failed attempt is among them: after
+# a declined card the buyer may try again on the same PaymentIntent (static/js/pay.js) and succeed,
+# and payment_confirm accepts failed -> succeeded.
+OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.FAILED)
+# How many of an order's attempts one return to the site asks the provider about, newest first.
+RETURN_SYNC_MAX_ATTEMPTS = 10
+
+
 def payment_sync(*, payment_id: int) -> Payment:
-    """Ask the provider about an attempt (the buyer's return page), then confirm as above."""
+    """Ask the provider about an attempt (the buyer's return page), then confirm as above. Never
+    asks about a succeeded or refunded attempt: that news is final."""
     payment = Payment.objects.get(pk=payment_id)
     provider = provider_for(payment)
-    if provider is None or not payment.reference or payment.status != PaymentStatus.CREATED:
+    if provider is None or not payment.reference or payment.status not in OPEN_STATUSES:
         return payment
     return payment_confirm(payment_id=payment.pk, outcome=provider.status(payment=payment))
+
+
+def order_sync_card_payments(*, order_id: int, payment_intent: str = "") -> None:
+    """The buyer came back from paying: ask Stripe about the order's card attempts that may still
+    succeed (open or failed, newest first), so a late webhook delays nothing.
+
+    `payment_intent` (from the return URL, untrusted) only puts that attempt first, and only if
+    it is one of this order's own. Stops once the order is no longer pending; safe to run twice
+    and alongside the webhook, since each outcome goes through payment_confirm."""
+    attempts = Payment.objects.filter(
+        order_id=order_id, provider=PaymentProvider.STRIPE, status__in=OPEN_STATUSES
+    ).exclude(reference="")
+    ids = list(attempts.order_by("-id").values_list("pk", flat=True)[:RETURN_SYNC_MAX_ATTEMPTS])
+    if payment_intent:
+        named = attempts.filter(reference=payment_intent).values_list("pk", flat=True).first()
+        if named is not None:
+            ids = [named] + [pk for pk in ids if pk != named]
+    for payment_id in ids:
+        if not Order.objects.filter(pk=order_id, status=OrderStatus.PENDING).exists():
+            break
+        try:
+            payment_sync(payment_id=payment_id)
+        except (stripe.StripeError, ValidationError):
+            logger.exception("Could not check payment %s with Stripe", payment_id)
 
 
 def payment_demo_complete(*, payment_id: int, succeeded: bool) -> Payment:

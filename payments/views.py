@@ -4,7 +4,7 @@ import logging
 import stripe
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,9 +15,9 @@ from allocation.models import Order, OrderStatus
 
 from .models import PaymentProvider, PaymentStatus
 from .services import (
+    order_sync_card_payments,
     payment_demo_complete,
     payment_start_card,
-    payment_sync,
     stripe_event_process,
 )
 
@@ -95,10 +95,6 @@ def order_pay_demo(request, token):
     return redirect("order-done", token=order.token)
 
 
-def order_sync_on_return(order):
+def order_sync_on_return(order, payment_intent=""):
     """The buyer came back from paying: ask the provider, so a late webhook delays nothing."""
-    for payment in order.payments.filter(provider=PaymentProvider.STRIPE, status=PaymentStatus.CREATED):
-        try:
-            payment_sync(payment_id=payment.pk)
-        except (stripe.StripeError, ValidationError):
-            logger.exception("Could not check payment %s with Stripe", payment.pk)
+    order_sync_card_payments(order_id=order.pk, payment_intent=payment_intent)

@@ -101,6 +101,18 @@ def test_demo_payment_failure_lets_the_buyer_try_again(client, campaigns, demo):
     assert order.status == "paid" and Payment.objects.filter(order=order).count() == 2
 
 
+def test_an_attempt_for_an_amount_the_order_no_longer_has_is_flagged_not_paid(client, campaigns, demo):
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    client.get(f"/orders/{order.token}/pay/")  # the attempt, for the order's amount of now
+    Order.objects.filter(pk=order.pk).update(amount=order.amount + 10)  # changed by staff meanwhile
+    client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "succeed"})
+    payment = Payment.objects.get(order=order)
+    order.refresh_from_db()
+    assert payment.status == "succeeded" and "but the order expects" in payment.flagged_reason
+    assert order.status == "pending" and not Letter.objects.filter(name__order=order).exists()
+
+
 def test_demo_payments_are_refused_when_switched_off(client, campaigns, settings):
     settings.DEMO_PAYMENTS = False
     settings.STRIPE_SECRET_KEY = ""

@@ -2,6 +2,8 @@
 webhooks to the app under test: each outcome happens exactly once, whatever the order of news."""
 
 import json
+import urllib.parse
+import urllib.request
 
 import pytest
 import stripe
@@ -10,7 +12,7 @@ from rest_framework.test import APIClient
 
 from allocation.models import Letter, Order
 from payments.models import Payment, StripeEvent
-from payments.services import payment_refund, payment_start_card
+from payments.services import order_sync_card_payments, payment_refund, payment_start_card
 
 from .factories import make_order
 from .stripe_helpers import localstripe_url, register_webhook, sign, stripe_server, wait_until  # noqa: F401
@@ -116,6 +118,78 @@ def test_return_page_before_the_webhook_shows_letters_and_the_webhook_then_chang
     assert sorted(Letter.objects.filter(name__order=order).values_list("position", flat=True)) == positions
     assert Letter.objects.count() == 2
     assert Payment.objects.get(pk=payment.pk).flagged_reason == ""
+
+
+def fail_authentication(localstripe_url, intent_id, client_secret):
+    """The buyer fails 3-D Secure: the intent is left open for another try, with its error."""
+    body = urllib.parse.urlencode({"client_secret": client_secret, "success": "false"}).encode()
+    request = urllib.request.Request(
+        f"{localstripe_url}/v1/payment_intents/{intent_id}/_authenticate",
+        data=body,
+        headers={"Authorization": "Bearer sk_test_unitysefer"},
+    )
+    urllib.request.urlopen(request).close()
+
+
+def test_a_failed_attempt_that_succeeds_on_the_same_intent_is_paid_on_the_return_page_without_its_webhook(
+    stripe_server, localstripe_url, campaigns, client
+):
+    # pay.js lets the buyer try again on the same PaymentIntent after a failure. localstripe
+    # cannot charge an intent again after a declined charge, so the failure here is a failed
+    # 3-D Secure authentication, which Stripe reports the same way (payment_intent.payment_failed,
+    # the intent back to requires_payment_method with a last_payment_error).
+    register_webhook(localstripe_url, "http://127.0.0.1:9/nowhere/")  # no webhook unless we post it
+    order = make_order(campaigns["beis-rivkah"], 2)
+    payment, client_secret = payment_start_card(order_id=order.pk)
+    card = stripe_server.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    assert pay_with(stripe_server, payment.reference, card.id).status == "requires_action"
+    fail_authentication(localstripe_url, payment.reference, client_secret)
+    intent = stripe_server.v1.payment_intents.retrieve(payment.reference).to_dict()
+    assert intent["status"] == "requires_payment_method" and intent["last_payment_error"]
+    failed = json.dumps(
+        {"id": "evt_3ds_failed", "type": "payment_intent.payment_failed", "data": {"object": intent}}
+    ).encode()
+    response = client.post(
+        "/payments/stripe/webhook/", failed, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(failed)
+    )
+    assert response.content == f"payment {payment.pk} failed".encode()
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert (payment.status, order.status) == ("failed", "pending")
+
+    # The same intent then succeeds at Stripe, and its webhook does not come.
+    assert pay_with(stripe_server, payment.reference, "pm_card_visa").status == "succeeded"
+    # Another order's page naming this intent does not touch it.
+    stranger = make_order(campaigns["idf"], 1)
+    client.get(f"/orders/{stranger.token}/?payment_intent={payment.reference}&redirect_status=succeeded")
+    order_sync_card_payments(order_id=stranger.pk, payment_intent=payment.reference)
+    assert Payment.objects.get(pk=payment.pk).status == "failed"
+
+    return_url = f"/orders/{order.token}/?payment_intent={payment.reference}&redirect_status=succeeded"
+    page = client.get(return_url)
+    assert page.status_code == 200
+    assert page.content.decode().count('class="letter-row"') == 2
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert (order.status, payment.status, payment.flagged_reason) == ("paid", "succeeded", "")
+    positions = sorted(Letter.objects.filter(name__order=order).values_list("position", flat=True))
+    assert len(positions) == 2
+    assert not StripeEvent.objects.filter(type="payment_intent.succeeded").exists()  # no webhook helped
+
+    # Coming back again, and the success delivered late, change nothing more.
+    assert client.get(return_url).content.decode().count('class="letter-row"') == 2
+    intent = stripe_server.v1.payment_intents.retrieve(payment.reference).to_dict()
+    late = json.dumps({"id": "evt_late_retry", "type": "payment_intent.succeeded", "data": {"object": intent}}).encode()
+    response = client.post(
+        "/payments/stripe/webhook/", late, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(late)
+    )
+    assert response.status_code == 200
+    assert sorted(Letter.objects.filter(name__order=order).values_list("position", flat=True)) == positions
+    assert Letter.objects.count() == 2 and Payment.objects.filter(order=order).count() == 1
+    assert Payment.objects.get(pk=payment.pk).flagged_reason == ""
+    assert Order.objects.get(pk=stranger.pk).status == "pending"
 
 
 def test_webhook_before_the_return_page_then_the_page_changes_nothing(stripe_server, campaigns, client):
