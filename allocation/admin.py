@@ -7,13 +7,13 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from payments.services import payment_record_offline
-from unitysefer.admin import ReadOnlyAdminMixin
+from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Letter, Name, Order, Reservation
 from .selectors import letters_with_text
 
 
-class NameInline(admin.TabularInline):
+class NameInline(StaffViewAdminMixin, admin.TabularInline):
     model = Name
     extra = 0
     can_delete = False
@@ -22,7 +22,7 @@ class NameInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(SimpleHistoryAdmin):
+class OrderAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["id", "campaign", "status", "channel", "amount", "currency", "buyer_email", "created_by", "created_at"]
     list_filter = ["status", "channel", "campaign"]
     search_fields = ["id", "buyer_name", "buyer_email", "names__hebrew_name"]
@@ -71,7 +71,7 @@ class OrderAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Name)
-class NameAdmin(admin.ModelAdmin):
+class NameAdmin(StaffViewAdminMixin, admin.ModelAdmin):
     list_display = ["display_name", "english_name", "deceased", "city", "country", "order"]
     search_fields = ["hebrew_name", "parent_hebrew_name", "english_name", "family_name"]
     list_filter = ["deceased", "gender"]
@@ -108,7 +108,7 @@ class LetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(SimpleHistoryAdmin):
+class ReservationAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     """Honour letters are reserved and given on the staff's page (/staff/honours/), through the
     services; here staff may say who one not yet given is for, and read its history."""
 

@@ -221,7 +221,7 @@ def order_create(
         )
 
     with transaction.atomic():
-        order = Order.objects.create(
+        order = Order(
             campaign=campaign,
             buyer_name=buyer.name,
             buyer_email=buyer.email,
@@ -233,6 +233,9 @@ def order_create(
             currency=campaign.currency,
             language=language if language in dict(settings.LANGUAGES) else "",
         )
+        if created_by is not None:  # the audit names the person, in a request or not
+            order._history_user = created_by
+        order.save(force_insert=True)
         Name.objects.bulk_create(
             [Name(order=order, **data) for data in cleaned_names], batch_size=LETTER_BATCH_SIZE
         )
@@ -371,14 +374,17 @@ def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
     return given
 
 
-def order_mark_paid(*, order_id: int) -> Order:
-    """Record that an order is paid. Idempotent: a paid or refunded order stays as it is."""
+def order_mark_paid(*, order_id: int, by=None) -> Order:
+    """Record that an order is paid. Idempotent: a paid or refunded order stays as it is.
+    `by` is the person who says so (an offline payment), named in the order's history."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
             # Money that arrives for an abandoned order is honoured, never turned away.
             order.status = OrderStatus.PAID
             order.paid_at = timezone.now()
+            if by is not None:  # else the request's user, if any (HistoryRequestMiddleware)
+                order._history_user = by
             order.save(update_fields=["status", "paid_at"])
     return order
 
@@ -560,13 +566,20 @@ def reservation_create(*, scroll_id: int, position: int, honouree: str, note: st
 
 
 def reservation_update(*, reservation_id: int, honouree: str, note: str, updated_by) -> Reservation:
-    """Say who an honour letter not yet given is for."""
+    """Say who an honour letter not yet given is for (a default one is made unnamed), with a
+    note. Under the campaign lock, as reserving and giving, so a gift of the same letter running
+    meanwhile is either seen (and refused here) or sees the new name."""
     _staff_only(updated_by)
+    honouree, note = (honouree or "").strip(), (note or "").strip()
+    if not honouree:
+        raise ValidationError({"honouree": [_("Say who the letter is kept for.")]})
     with transaction.atomic():
+        scroll_id = Reservation.objects.values_list("scroll_id", flat=True).get(pk=reservation_id)
+        scroll_lock(scroll_id=scroll_id)
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
         if reservation.is_given:
             raise ValidationError(_("This honour letter has been given; it stays as it was written."))
-        reservation.honouree, reservation.note = (honouree or "").strip(), (note or "").strip()
+        reservation.honouree, reservation.note = honouree, note
         reservation._history_user = updated_by
         reservation.save(update_fields=["honouree", "note"])
     return reservation

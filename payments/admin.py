@@ -5,14 +5,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin
+from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Payment, StripeEvent
 from .services import payment_refund
 
 
 @admin.register(Payment)
-class PaymentAdmin(SimpleHistoryAdmin):
+class PaymentAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["id", "order", "provider", "status", "amount", "currency", "reference", "flagged_reason", "created_at"]
     list_filter = ["provider", "status"]
     search_fields = ["reference", "order__id"]
@@ -24,7 +24,10 @@ class PaymentAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Refund through the payment provider (the letters stay written)"))
+    # A refund changes the payment: staff who may only view it (StaffViewAdminMixin) are not offered it.
+    @admin.action(
+        description=_("Refund through the payment provider (the letters stay written)"), permissions=["change"]
+    )
     def refund(self, request, queryset):
         refunded = 0
         for payment in queryset:

@@ -189,13 +189,15 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
     # The spreadsheet row of each name written, to name it in a duplicate problem (4 bytes each).
     row_numbers = array("I")
     with transaction.atomic():
-        order = Order.objects.create(
+        order = Order(
             campaign=campaign,
             created_by=user,
             channel=OrderChannel.SHLIACH,
             amount=Decimal("0"),
             currency=campaign.currency,
         )
+        order._history_user = user  # the import runs in a task: the audit names the shliach
+        order.save(force_insert=True)
         writer = _NameWriter(order)
         with name_import.file.open("rb") as raw:
             for row in rows_read(raw):

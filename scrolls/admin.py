@@ -1,13 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin
+from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Campaign, Scroll, TextEdition
 from .services import scroll_open_first, scroll_open_refresh
 
 
-class ScrollInline(admin.TabularInline):
+class ScrollInline(StaffViewAdminMixin, admin.TabularInline):
     model = Scroll
     extra = 0
     can_delete = False
@@ -19,7 +19,7 @@ class ScrollInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(SimpleHistoryAdmin):
+class CampaignAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "slug", "custom", "currency", "price", "allocation_mode", "discloses_parsha_only", "active"]
     list_filter = ["active", "custom", "allocation_mode"]
     search_fields = ["name", "name_he", "slug"]
@@ -34,7 +34,7 @@ class CampaignAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Scroll)
-class ScrollAdmin(SimpleHistoryAdmin):
+class ScrollAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["__str__", "state", "edition", "letters_allocated", "total_letters", "opened_at", "filled_at"]
     list_filter = ["state", "campaign"]
     list_select_related = ["campaign", "edition"]

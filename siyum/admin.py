@@ -1,13 +1,13 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin
+from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Siyum, SiyumNotice
 
 
 @admin.register(Siyum)
-class SiyumAdmin(SimpleHistoryAdmin):
+class SiyumAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     """Held on the staff's page (/staff/siyum/), which gives the honour letters and completes
     the scroll; here the place and notes may be corrected, with their history."""
 

@@ -34,6 +34,17 @@ class ReservationForm(forms.Form):
         self.helper = _helper()
 
 
+class HonoureeForm(forms.Form):
+    """Who an honour letter not yet given is kept for, as staff know them, and a note."""
+
+    honouree = forms.CharField(label=_("Honouree"), max_length=200)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper()
+
+
 class HonourForm(NameForm):
     """The honouree's name as written in the scroll, and where the certificate goes."""
 

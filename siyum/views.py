@@ -8,9 +8,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocation.models import Reservation
-from allocation.services import reservation_cancel, reservation_create, reservation_give
+from allocation.services import reservation_cancel, reservation_create, reservation_give, reservation_update
 
-from .forms import HonourForm, ReservationForm, SiyumForm
+from .forms import HonoureeForm, HonourForm, ReservationForm, SiyumForm
 from .selectors import (
     campaign_public,
     scroll_awaiting_siyum,
@@ -96,6 +96,31 @@ def honour_give(request, pk):
             )
             return redirect("siyum:honours")
     return render(request, "siyum/honour_give.html", {"reservation": reservation, "form": form})
+
+
+@staff_required
+def honour_edit(request, pk):
+    """Name the honouree of a letter not yet given (a default one is made unnamed), with a note."""
+    reservation = get_object_or_404(Reservation.objects.select_related("scroll__campaign", "name"), pk=pk)
+    form = HonoureeForm(request.POST or None, initial={"honouree": reservation.honouree, "note": reservation.note})
+    if request.method == "POST" and form.is_valid():
+        try:
+            reservation = reservation_update(
+                reservation_id=reservation.pk,
+                honouree=form.cleaned_data["honouree"],
+                note=form.cleaned_data["note"],
+                updated_by=request.user,
+            )
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _("Letter %(position)d is kept for %(honouree)s.")
+                % {"position": reservation.position, "honouree": reservation.honouree},
+            )
+            return redirect("siyum:honours")
+    return render(request, "siyum/honour_edit.html", {"reservation": reservation, "form": form})
 
 
 @staff_required

@@ -81,6 +81,7 @@ TABLE = {
     "reports:csv": ("/reports/idf/week-ending-{week}.csv", REPORTS),
     "siyum:honours": ("/staff/honours/", STAFF_ONLY),
     "siyum:honour-give": ("/staff/honours/{reservation}/give/", STAFF_ONLY),
+    "siyum:honour-edit": ("/staff/honours/{reservation}/edit/", STAFF_ONLY),
     "siyum:honour-cancel": ("/staff/honours/{reservation}/cancel/", answers(403, anon=SIGN_IN, buyer=SIGN_IN,
                                                                              staff=405)),
     "siyum:list": ("/staff/siyum/", STAFF_ONLY),

@@ -20,8 +20,11 @@ from allocation.services import (
     reservation_cancel,
     reservation_create,
     reservation_give,
+    reservation_update,
 )
 from certificates.models import Certificate
+from payments.models import Payment
+from payments.services import payment_record_offline
 from registrations.models import ImportStatus
 from registrations.services import name_import_create, name_import_run
 from scrolls.models import Campaign, Scroll, ScrollState
@@ -30,6 +33,7 @@ from scrolls.services import campaigns_seed
 from siyum.models import Siyum, SiyumNotice
 from siyum.services import scroll_siyum_hold
 
+from .conftest import make_user
 from .factories import child_name_data, make_order, name_data, shrink_open_scroll
 
 pytestmark = pytest.mark.django_db
@@ -416,6 +420,46 @@ def test_staff_reserve_and_give_honour_letters_from_their_page(client, honour_ca
     assert reservation.history.first().history_user == staff_user  # the audit: who, from the request
 
 
+def test_staff_name_a_default_honour_letter_and_note_it_from_their_page(
+    client, honour_campaigns, staff_user, trusted_shliach
+):
+    scroll = open_scroll(honour_campaigns["idf"])
+    first = Reservation.objects.get(scroll=scroll, position=1)
+    assert first.is_default and first.honouree == ""  # made with the scroll, for nobody yet
+    url = reverse("siyum:honour-edit", args=[first.pk])
+    assert client.get(url)["Location"].startswith(reverse("accounts:login"))
+    client.force_login(trusted_shliach)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"honouree": "Someone", "note": ""}).status_code == 403
+    with pytest.raises(PermissionDenied):
+        reservation_update(reservation_id=first.pk, honouree="Someone", note="", updated_by=trusted_shliach)
+
+    client.force_login(staff_user)
+    assert url in client.get(reverse("siyum:honours")).content.decode()  # linked from the honours page
+    assert 'name="honouree"' in client.get(url).content.decode()
+    unnamed = client.post(url, {"honouree": "  ", "note": "x"})
+    assert unnamed.status_code == 200 and unnamed.context["form"].errors["honouree"]
+    response = client.post(url, {"honouree": "Rabbi Levi", "note": "The rav of the shul, at the dinner"})
+    assert response.status_code == 302 and response["Location"] == reverse("siyum:honours")
+    first.refresh_from_db()
+    assert (first.honouree, first.note) == ("Rabbi Levi", "The rav of the shul, at the dinner")
+    page = client.get(reverse("siyum:honours")).content.decode()
+    assert "Rabbi Levi" in page and "The rav of the shul, at the dinner" in page
+    latest, before = first.history.all()[:2]
+    assert (latest.history_user, before.honouree, latest.honouree) == (staff_user, "", "Rabbi Levi")
+
+    # Once given, it stays as written: the page says so, a POST changes nothing, nor does the service.
+    reservation_give(reservation_id=first.pk, name=name_data(0), given_by=staff_user)
+    assert url not in client.get(reverse("siyum:honours")).content.decode()
+    page = client.get(url).content.decode()
+    assert "it stays as it was written" in page and 'name="honouree"' not in page
+    client.post(url, {"honouree": "Someone else", "note": ""})
+    with pytest.raises(ValidationError, match="stays as it was written"):
+        reservation_update(reservation_id=first.pk, honouree="Someone else", note="", updated_by=staff_user)
+    first.refresh_from_db()
+    assert first.honouree == "Rabbi Levi"
+
+
 def test_the_public_pages_of_a_campaign_and_its_scrolls(client, honour_campaigns, staff_user):
     campaign = honour_campaigns["idf"]
     scroll = full_scroll(campaign)
@@ -470,6 +514,87 @@ def test_changes_by_people_are_recorded_with_who_and_before_and_after(client, ho
     made, given = Reservation.objects.get(scroll=scroll, position=10).history.order_by("history_id")
     assert (made.history_type, made.name, given.history_type, given.history_user) == ("+", None, "~", staff_user)
     assert given.name is not None and given.given_by == staff_user
+
+
+def test_staff_without_model_permissions_read_the_audited_records_and_their_history_but_change_nothing(
+    client, honour_campaigns, staff_user
+):
+    campaign = honour_campaigns["idf"]
+    order = make_order(campaign, 1)
+    payment = payment_record_offline(order=order, reference="receipt 1", recorded_by=staff_user)
+    held = full_scroll(honour_campaigns["sefardi"])
+    siyum = scroll_siyum_hold(
+        scroll_id=held.pk, held_on=datetime.date.today(), place="x", honours=honours_for(held), held_by=staff_user
+    )
+    reservation = Reservation.objects.filter(scroll__campaign=campaign).first()
+    plain = make_user("plain-staff", is_staff=True)  # Django's is_staff, not a single model permission
+    audited = [
+        ("scrolls", "campaign", campaign),
+        ("scrolls", "scroll", open_scroll(campaign)),
+        ("allocation", "reservation", reservation),
+        ("siyum", "siyum", siyum),
+        ("allocation", "order", order),
+        ("payments", "payment", payment),
+    ]
+
+    client.force_login(make_user("signed-in-buyer"))  # not staff: the admin is not for them
+    for app, model, record in audited:
+        history = reverse(f"admin:{app}_{model}_history", args=[record.pk])
+        for url in (reverse(f"admin:{app}_{model}_changelist"), history):
+            response = client.get(url)
+            assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login")), url
+
+    client.force_login(plain)
+    index = client.get(reverse("admin:index")).content.decode()
+    for app, model, record in audited:
+        assert reverse(f"admin:{app}_{model}_changelist") in index
+        assert client.get(reverse(f"admin:{app}_{model}_changelist")).status_code == 200
+        assert client.get(reverse(f"admin:{app}_{model}_change", args=[record.pk])).status_code == 200
+        history = client.get(reverse(f"admin:{app}_{model}_history", args=[record.pk]))
+        assert history.status_code == 200 and history.context["page_obj"].object_list
+        assert client.get(reverse(f"admin:{app}_{model}_add")).status_code == 403
+
+    # Nothing changes: not the form, not a revert from the history, not a refund.
+    url = reverse("admin:scrolls_campaign_change", args=[campaign.pk])
+    assert client.post(url, {"name": "Renamed", "price": "1.00"}).status_code == 403
+    first_version = campaign.history.earliest("history_id")
+    campaign.price = 36
+    campaign.save()
+    revert = reverse("admin:scrolls_campaign_simple_history", args=[campaign.pk, first_version.history_id])
+    form = client.get(revert).context["adminform"].form  # the version, to read
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    # django-simple-history would save this form, having checked only that the user may view.
+    assert client.post(revert, {**data, "name": "Renamed", "price": "1.00"}).status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.name != "Renamed" and campaign.price == 36
+    assert client.post(reverse("admin:allocation_order_change", args=[order.pk]), {}).status_code == 403
+    client.post(reverse("admin:payments_payment_changelist"), {"action": "refund", "_selected_action": [payment.pk]})
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+
+
+def test_a_bulk_import_paid_offline_names_the_shliach_in_the_history_of_its_order_and_payment(
+    honour_campaigns, trusted_shliach
+):
+    campaign = honour_campaigns["idf"]
+    content = "hebrew_name,parent_hebrew_name,gender\nשרה,לאה,f\nמשה,לאה,m\n".encode()
+    name_import = name_import_create(
+        user=trusted_shliach, campaign=campaign, source_name="names.csv", content=content,
+        payment_method="offline", payment_reference="receipt 18",
+    )  # fmt: skip
+    order = name_import_run(import_id=name_import.pk).order  # as the task runs it: outside any request
+    order.refresh_from_db()
+    assert order.status == "paid" and order.allocated_at is not None
+    records = [(r.history_type, r.status, r.history_user) for r in order.history.order_by("history_id")]
+    # Made and paid by the shliach; the last record is the allocation's, the machine's.
+    assert records[0] == ("+", "pending", trusted_shliach)
+    assert ("~", "paid", trusted_shliach) in records
+    assert all(user == trusted_shliach for _type, status, user in records[:-1]) and records[-1][2] is None
+    payment = Payment.objects.get(order=order)
+    assert [(r.history_type, r.history_user) for r in payment.history.all()] == [("+", trusted_shliach)]
+    # An order made through the API by a shliach is theirs in the history too.
+    made = make_order(campaign, 1, created_by=trusted_shliach)
+    assert made.history.get().history_user == trusted_shliach
 
 
 # --- A whole real scroll ---------------------------------------------------------------------
