@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Profile
 from accounts.services import offline_payment_check
 from allocation.models import Name, Order, OrderChannel
 from allocation.services import NAME_FIELDS, campaign_today, name_clean, order_amount_suggested
@@ -223,6 +224,10 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
         writer.flush()
         if result.row_count == 0:
             raise FileRefused(_("The file has a header but no names."))
+        if not dry_run:
+            # One import of this shliach at a time past this point, to the commit: two imports
+            # of the same file by two workers would otherwise each miss the other's names.
+            list(Profile.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
         for index, kind, other in _duplicates_find(order=order, user=user):
             if kind == "file":
                 message = _("The same name as row %(row)d.") % {"row": row_numbers[other]}
@@ -356,7 +361,7 @@ def name_import_confirm(*, import_id: int, user, payment_method: str, payment_re
     from .tasks import name_import_run_enqueue
 
     with transaction.atomic():
-        name_import = NameImport.objects.select_for_update().select_related("campaign").get(pk=import_id)
+        name_import = NameImport.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=import_id)
         if name_import.created_by_id != user.pk:
             raise PermissionDenied
         if name_import.status != ImportStatus.READY:
@@ -382,8 +387,12 @@ def name_import_run(*, import_id: int) -> NameImport:
     allocated) when so chosen, else pending card payment or staff approval. Runs once: the
     import row is locked for the whole import and a finished import is left alone."""
     with transaction.atomic():
+        # The import's row only: with select_related, FOR UPDATE would also lock the campaign's row
+        # (and the user's) for the whole walk over the file, stalling every purchase in the campaign.
         name_import = (
-            NameImport.objects.select_for_update().select_related("campaign", "created_by").get(pk=import_id)
+            NameImport.objects.select_for_update(of=("self",))
+            .select_related("campaign", "created_by")
+            .get(pk=import_id)
         )
         if name_import.status != ImportStatus.IMPORTING:
             return name_import

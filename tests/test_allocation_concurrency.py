@@ -113,3 +113,30 @@ def test_the_same_order_allocated_from_many_connections_at_once(campaigns):
     assert Letter.objects.filter(name__order=order).count() == 12
     scrolls = assert_scrolls_are_whole(campaign)
     assert [scroll.letters_allocated for scroll in scrolls] == [7, 5]
+
+
+def test_the_same_file_imported_by_two_workers_at_once_is_imported_once(campaigns):
+    """Each import looks for the names this shliach registered before; two imports of one file
+    running at the same moment must not each miss the other's (the shliach's row is locked)."""
+    from registrations.models import ImportPayment, ImportStatus, NameImport
+    from registrations.services import name_import_check, name_import_create, name_import_run
+
+    from .test_imports import HEADER, csv_bytes, rows
+
+    shliach = make_user("twice", permissions=["accounts.register_names", "payments.record_offline_payment"])
+    content = csv_bytes(HEADER, rows(3000))
+    imports = []
+    for _ in range(2):
+        name_import = name_import_create(user=shliach, campaign=campaigns["idf"], source_name="n.csv", content=content)
+        checked = name_import_check(import_id=name_import.pk)
+        assert checked.status == ImportStatus.READY, checked.problems[:3]
+        imports.append(name_import)
+    # Confirmed as name_import_confirm does, without its task running the import there and then
+    # (on commit, eagerly, in these tests): the two runs below are the two workers.
+    NameImport.objects.filter(pk__in=[i.pk for i in imports]).update(
+        status=ImportStatus.IMPORTING, payment_method=ImportPayment.OFFLINE, payment_reference="r"
+    )
+    results = {}
+    run_at_the_same_moment([lambda pk=name_import.pk: results.update({pk: name_import_run(import_id=pk)}) for name_import in imports])
+    assert sorted(result.status for result in results.values()) == [ImportStatus.IMPORTED, ImportStatus.REFUSED]
+    assert Name.objects.count() == 3000 and Letter.objects.count() == 3000
