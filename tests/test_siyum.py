@@ -355,6 +355,13 @@ def test_the_siyum_notices_go_to_each_address_once_and_a_second_run_sends_nothin
     )
     body = notices[0].body
     assert "Beis Rivkah" in body and f"/campaigns/beis-rivkah/scrolls/{scroll.number}/" in body
+    # The siyum's day in both calendars.
+    from django.utils.formats import date_format
+
+    from scrolls.calendars import hebrew_date
+
+    held_on = datetime.date.today()
+    assert date_format(held_on, "DATE_FORMAT") in body and hebrew_date(held_on) in body
     assert not SiyumNotice.objects.filter(sent_at__isnull=True).exists()
     assert siyum_notices_send(siyum_id=siyum.pk, limit=100) == 0
     assert len([message for message in mailoutbox if "siyum" in message.subject]) == len(notices)
