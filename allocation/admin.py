@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from payments.services import payment_record_offline
 from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
-from .models import Letter, Name, Order, Reservation
+from .models import Letter, Name, Order, OrderStatus, Reservation
 from .selectors import letters_with_text
 
 
@@ -41,8 +41,13 @@ class OrderAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
             return []
         return self.inlines
 
+    # Once paid (or refunded, or cancelled), what the money and the letters rest on stays as it is:
+    # its letters are in a scroll of this campaign, and its payments were for this amount.
+    SETTLED_FIELDS = ["campaign", "amount", "currency", "channel", "created_by", "referred_by"]
+
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "names_link"]
+        settled = self.SETTLED_FIELDS if obj is not None and obj.status != OrderStatus.PENDING else []
+        return [*self.readonly_fields, *settled, "names_link"]
 
     @admin.display(description=_("names"))
     def names_link(self, order):

@@ -174,3 +174,19 @@ def test_staff_refund_from_the_admin_keeps_the_letters(client, campaigns, demo):
     assert 'id="refunded"' in page and "This order was refunded." in page
     assert "Your payment was received" not in page
     assert page.count('class="letter-row"') == 1
+
+
+def test_a_paid_orders_campaign_and_amount_cannot_be_changed_in_the_admin(client, campaigns, demo):
+    """Its letters are in a scroll of its campaign and its payment was for its amount."""
+    from django.contrib.auth.models import User
+
+    client.post("/buy/idf/", buy_form())
+    client.post("/buy/idf/", buy_form())
+    pending, paid = Order.objects.order_by("id")
+    client.get(f"/orders/{paid.token}/pay/")
+    client.post(f"/orders/{paid.token}/pay/demo/", {"outcome": "succeed"})
+    client.force_login(User.objects.create_superuser("boss", "boss@example.org", "a-long-test-password"))
+    editable = client.get(f"/admin/allocation/order/{pending.pk}/change/").content.decode()
+    settled = client.get(f"/admin/allocation/order/{paid.pk}/change/").content.decode()
+    for field in ("campaign", "amount", "currency"):
+        assert f'name="{field}"' in editable and f'name="{field}"' not in settled
