@@ -190,3 +190,16 @@ def test_a_paid_orders_campaign_and_amount_cannot_be_changed_in_the_admin(client
     settled = client.get(f"/admin/allocation/order/{paid.pk}/change/").content.decode()
     for field in ("campaign", "amount", "currency"):
         assert f'name="{field}"' in editable and f'name="{field}"' not in settled
+
+
+def test_the_database_refuses_to_delete_a_payment_attempt(client, campaigns, demo):
+    from django.db import IntegrityError, transaction
+
+    client.post("/buy/idf/", buy_form())
+    order = Order.objects.get()
+    client.get(f"/orders/{order.token}/pay/")
+    client.post(f"/orders/{order.token}/pay/demo/", {"outcome": "fail"})
+    payment = Payment.objects.get(order=order)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(pk=payment.pk).delete()
+    assert Payment.objects.filter(pk=payment.pk, status="failed").exists()

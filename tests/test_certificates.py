@@ -112,6 +112,9 @@ def test_a_certificate_names_the_person_the_letter_and_its_place(campaigns, defa
     first, second = Certificate.objects.filter(name__order=order).order_by("name_id")
     data = stored_pdf(first)
     assert data.startswith(b"%PDF-") and len(PdfReader(io.BytesIO(data)).pages) == 1
+    # A4, to print: 210 x 297 mm in points.
+    box = PdfReader(io.BytesIO(data)).pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)
     assert first.size == len(data)
     text = pdf_text(data)
     # "<name> ben/bas <parent>", bilingual, the letter drawn with its word, the reference.

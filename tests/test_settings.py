@@ -24,3 +24,23 @@ def test_the_production_setup_runs_the_same_steps_as_make_run():
     compose_steps = re.findall(r"manage\.py (\w+)", " ".join(compose["services"]["migrate"]["command"]))
     assert "load_torah_text" in make_steps and make_steps[-1] == "runserver"
     assert compose_steps == make_steps[:-1]
+
+
+def test_every_scheduled_task_exists_and_every_sweeper_is_scheduled():
+    """A misspelt task name in the beat schedule is never run and never reported."""
+    from django.conf import settings
+
+    from unitysefer.celery import app
+
+    app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled - set(app.tasks) == set()
+    sweepers = {
+        "allocation.tasks.allocate_paid_orders",
+        "certificates.tasks.issue_missing_certificates",
+        "registrations.tasks.resume_name_imports",
+        "siyum.tasks.resume_siyum_notices",
+        "reports.tasks.send_weekly_reports",
+        "scrolls.tasks.repair_progress",
+    }
+    assert sweepers <= scheduled
