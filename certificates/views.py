@@ -1,9 +1,6 @@
-import logging
-
 from django import forms
 from django.contrib import messages
 from django.core.cache import cache
-from django.db import transaction
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -19,6 +16,7 @@ from rest_framework.views import APIView
 
 from allocation.models import Order
 from allocation.selectors import order_visible_to
+from allocation.tasks import enqueue_on_commit
 from unitysefer.security import client_ip
 
 from .models import Certificate, OrderCertificates
@@ -31,21 +29,6 @@ from .services import (
     order_letters_csv_rows,
 )
 from .tasks import build_order_booklet, send_letters_lookup
-
-logger = logging.getLogger(__name__)
-
-
-def _enqueue_on_commit(task, *args):
-    """As allocation.tasks: a broker that is down is logged, and the work is asked for again."""
-
-    def send():
-        try:
-            task.delay(*args)
-        except Exception:
-            logger.exception("Could not enqueue %s%s", task.name, args)
-
-    transaction.on_commit(send)
-
 
 def _pdf_response(field_file, filename):
     response = FileResponse(field_file.open("rb"), content_type="application/pdf", filename=filename)
@@ -70,7 +53,7 @@ def _booklet_ready(order) -> OrderCertificates | None:
     if order.names.count() <= BOOKLET_INLINE_MAX_NAMES:
         order_booklet_build(order_id=order.pk)
     elif cache.add(f"certificates:booklet-requested:{order.pk}", 1, timeout=600):
-        _enqueue_on_commit(build_order_booklet, order.pk)
+        enqueue_on_commit(build_order_booklet, order.pk)
     state = OrderCertificates.objects.filter(order=order).first()
     return state if state is not None and state.booklet else None
 
@@ -186,7 +169,7 @@ def letters_lookup(request):
             return render(request, "certificates/lookup.html", {"form": form}, status=429)
         # Queued even when nothing will be found, so the answer takes as long either way.
         # Written in the language the page was asked in.
-        _enqueue_on_commit(send_letters_lookup, email, translation.get_language())
+        enqueue_on_commit(send_letters_lookup, email, translation.get_language())
         messages.success(
             request,
             _(
