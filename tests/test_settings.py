@@ -1,4 +1,7 @@
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +47,17 @@ def test_every_scheduled_task_exists_and_every_sweeper_is_scheduled():
         "scrolls.tasks.repair_progress",
     }
     assert sweepers <= scheduled
+
+
+def test_the_wsgi_application_loads_every_view_while_the_worker_starts():
+    # Else the first request each gunicorn worker serves imports them all, WeasyPrint included.
+    script = (
+        "import sys; import unitysefer.wsgi; "
+        "print('certificates.views' in sys.modules, 'weasyprint' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "unitysefer.settings"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.split() == ["True", "True"], result.stdout + result.stderr

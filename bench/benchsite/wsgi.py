@@ -1,6 +1,5 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.benchsite.settings")
-application = get_wsgi_application()
+
+from unitysefer.wsgi import application  # noqa: E402,F401  (the URLconf loaded at start, as in production)
