@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
@@ -24,6 +26,19 @@ class HebrewNameField(forms.CharField):
         return super().clean(value)
 
 
+class NameFormRules(NamedTuple):
+    """Everything of a campaign that shapes its name form (NameForm reads no other field), so
+    the blank buy page's forms can be rendered once per rules and language."""
+
+    requires_date_of_birth: bool
+    for_the_departed: bool
+    parent_is_father: bool
+
+    @classmethod
+    def of(cls, campaign):
+        return cls(campaign.requires_date_of_birth, campaign.for_the_departed, campaign.parent_is_father)
+
+
 class NameForm(forms.Form):
     hebrew_name = HebrewNameField(label=_("Hebrew name"))
     gender = forms.ChoiceField(
@@ -47,19 +62,20 @@ class NameForm(forms.Form):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         # The campaign's own rules shape the form; allocation.services.name_clean enforces them.
-        if campaign.requires_date_of_birth:
+        rules = NameFormRules.of(campaign)
+        if rules.requires_date_of_birth:
             self.fields["date_of_birth"].required = True
         else:
             del self.fields["date_of_birth"]
         parent = self.fields["parent_hebrew_name"]
-        parent.label = campaign.parent_name_label
-        if campaign.for_the_departed or campaign.parent_is_father:
+        parent.label = campaign.parent_name_label  # follows parent_is_father
+        if rules.for_the_departed or rules.parent_is_father:
             parent.help_text = ""
-        if campaign.for_the_departed:
+        if rules.for_the_departed:
             del self.fields["deceased"]  # every name here is in memory of the departed
         else:
             self.fields["deceased"].widget.attrs["class"] = "js-deceased"
-            if not campaign.parent_is_father:
+            if not rules.parent_is_father:
                 parent.widget.attrs["data-label-living"] = _("Mother's Hebrew name")
                 parent.widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
 

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 
@@ -7,7 +8,7 @@ from accounts.selectors import referrer_for
 from payments.views import order_sync_on_return
 from scrolls.models import Campaign
 
-from .forms import BuyerForm, NameFormSet
+from .forms import BuyerForm, NameFormRules, NameFormSet
 from .models import Order, OrderChannel, OrderStatus
 from .selectors import order_letters_describe
 from .services import Buyer, OrderNamesInvalid, order_amount_suggested, order_create
@@ -21,6 +22,24 @@ def _formset_with_one_more_row(data, campaign):
     total_key = f"{NAMES_PREFIX}-TOTAL_FORMS"
     data[total_key] = str(min(int(data.get(total_key, 1) or 1) + 1, NameFormSet.max_num))
     return NameFormSet(data=data, prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
+
+
+# The blank forms' HTML by (NameFormRules, language). Crispy renders a blank buy page's three
+# forms in several milliseconds, and the buy page is the busiest page there is; the HTML holds
+# nothing of the request (no CSRF token, no values). A process's own dict: a deploy starts anew.
+_blank_forms_html = {}
+
+
+def _buy_forms_blank_html(campaign):
+    key = (NameFormRules.of(campaign), translation.get_language())
+    html = _blank_forms_html.get(key)
+    if html is None:
+        context = {
+            "formset": NameFormSet(prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign}),
+            "buyer_form": BuyerForm(),
+        }
+        html = _blank_forms_html[key] = render_to_string("allocation/_buy_forms.html", context)
+    return html
 
 
 def _apply_service_errors(error, formset, buyer_form, filled_forms):
@@ -71,6 +90,7 @@ def order_buy(request, slug):
         "campaign": campaign,
         "formset": formset,
         "buyer_form": buyer_form,
+        "blank_forms_html": None if formset.is_bound else _buy_forms_blank_html(campaign),
         "suggested_price": order_amount_suggested(campaign=campaign, name_count=1),
     }
     return render(request, "allocation/buy.html", context)

@@ -1,5 +1,7 @@
 """The buyer's pages with the demo provider, through Django's test client."""
 
+import re
+
 import pytest
 
 from allocation.models import Letter, Order
@@ -39,6 +41,32 @@ def test_buy_page_has_right_to_left_hebrew_inputs(client, campaigns):
     page = client.get("/buy/idf/").content.decode()
     assert 'name="names-0-hebrew_name"' in page
     assert page.count('dir="rtl" lang="he"') >= 2
+
+
+def _without_csrf(page):
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+
+def test_the_blank_buy_page_served_from_its_rendered_forms_is_the_page_rendered_anew(client, campaigns):
+    from allocation import views
+
+    views._blank_forms_html.clear()
+    for language in ("en", "he", "ru"):
+        first = client.get("/buy/idf/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        again = client.get("/buy/idf/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert _without_csrf(first) == _without_csrf(again)
+    assert len(views._blank_forms_html) == 3  # once per language
+    hebrew = client.get("/buy/idf/", HTTP_ACCEPT_LANGUAGE="he").content.decode()
+    assert "שם עברי" in hebrew and "Hebrew name" not in hebrew
+
+
+def test_the_blank_buy_page_follows_a_change_of_the_campaigns_rules(client, campaigns):
+    idf = campaigns["idf"]
+    assert 'name="names-0-date_of_birth"' not in client.get("/buy/idf/").content.decode()
+    idf.boys_under_age, idf.parent_is_father = 13, True
+    idf.save()
+    page = client.get("/buy/idf/").content.decode()
+    assert 'name="names-0-date_of_birth"' in page and "Father&#x27;s Hebrew name" in page
 
 
 def test_a_bad_name_is_reported_beside_its_field_and_nothing_is_saved(client, campaigns):
