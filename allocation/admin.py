@@ -76,11 +76,18 @@ class OrderAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Name)
-class NameAdmin(StaffViewAdminMixin, admin.ModelAdmin):
+class NameAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["display_name", "english_name", "deceased", "city", "country", "order"]
     search_fields = ["hebrew_name", "parent_hebrew_name", "english_name", "family_name"]
     list_filter = ["deceased", "gender"]
-    raw_id_fields = ["order"]
+    # A name may be corrected (its history keeps every spelling), never moved to another order:
+    # its letter would go with it (the database refuses too, allocation/migrations/0010).
+    readonly_fields = ["order", "letter_held"]
+
+    @admin.display(description=_("letter"))
+    def letter_held(self, name):
+        letter = Letter.objects.filter(name=name).select_related("scroll").first()
+        return str(letter) if letter else "—"
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -130,6 +130,9 @@ class Name(models.Model):
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True)
+    # Every correction of a name is recorded (who, when, what it read before). Names come in by
+    # bulk_create, which records nothing: their order's history tells when they arrived.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("name")

@@ -604,6 +604,37 @@ def test_a_bulk_import_paid_offline_names_the_shliach_in_the_history_of_its_orde
     assert made.history.get().history_user == trusted_shliach
 
 
+def test_a_name_holding_a_letter_is_corrected_with_a_history_and_never_moves_to_another_order(
+    client, honour_campaigns
+):
+    campaign = honour_campaigns["idf"]
+    order, other = fill(campaign, 1), make_order(campaign, 1)
+    name = order.names.get()
+    letter = Letter.objects.get(name=name)
+    client.force_login(User.objects.create_superuser("admin", "admin@example.org", "a-long-test-password"))
+    url = reverse("admin:allocation_name_change", args=[name.pk])
+    page = client.get(url)
+    assert str(letter) in page.content.decode()  # the letter it holds, beside the form
+    form = page.context["adminform"].form
+    assert "order" not in form.fields  # read-only: a name is never moved
+    data = {field: value for field, value in form.initial.items() if value is not None}
+    # A correction of the spelling, with an attempt to move the name riding along: ignored.
+    response = client.post(url, {**data, "hebrew_name": "מנחם", "order": other.pk})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    name.refresh_from_db()
+    assert (name.hebrew_name, name.order_id) == ("מנחם", order.pk)
+    corrected = name.history.get()  # bulk_create recorded nothing; the correction is recorded
+    assert corrected.history_user.username == "admin" and corrected.history_type == "~"
+    assert client.get(reverse("admin:allocation_name_history", args=[name.pk])).status_code == 200
+    assert Letter.objects.get(pk=letter.pk).name_id == name.pk
+
+    # Nor from anywhere else: the database refuses to move a name to another order.
+    with pytest.raises(IntegrityError, match="a name stays in its order"), transaction.atomic():
+        Name.objects.filter(pk=name.pk).update(order=other)
+    Name.objects.filter(pk=name.pk).update(hebrew_name="מנחם מענדל")  # a spelling, in SQL too
+    assert Name.objects.get(pk=name.pk).order_id == order.pk
+
+
 # --- A whole real scroll ---------------------------------------------------------------------
 
 
