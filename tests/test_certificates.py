@@ -106,6 +106,37 @@ def stored_pdf(certificate: Certificate) -> bytes:
 # --- The PDF ---------------------------------------------------------------------------------
 
 
+def qr_codes_printed(data: bytes, tmp_path) -> list[str]:
+    """What a phone reads from the QR codes of the first page, printed at 150 dpi (poppler's
+    pdftoppm draws it; zxing-cpp decodes it, as a phone's camera app would)."""
+    import zxingcpp
+    from PIL import Image
+
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm is missing: `make test` installs poppler-utils")
+        pytest.skip("pdftoppm is not installed (make system-packages installs poppler-utils)")
+    (tmp_path / "certificate.pdf").write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile", "certificate.pdf", "page"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    with Image.open(tmp_path / "page.png") as page:
+        return [code.text for code in zxingcpp.read_barcodes(page) if code.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def test_the_printed_qr_code_opens_the_certificates_verification_page(
+    client, campaigns, default_edition, settings, tmp_path
+):
+    order = allocated_order(campaigns["idf"], 1)
+    issue_order_certificates(order.pk)
+    certificate = Certificate.objects.get(name__order=order)
+    [read] = qr_codes_printed(stored_pdf(certificate), tmp_path)
+    assert read == f"{settings.SITE_URL}/verify/{certificate.code}/"
+    page = client.get(read.removeprefix(settings.SITE_URL))
+    assert page.status_code == 200 and "מנחם מענדל בן מרים" in page.content.decode()
+
+
 def test_a_certificate_names_the_person_the_letter_and_its_place(campaigns, default_edition, mailoutbox):
     order = allocated_order(campaigns["idf"], 2)
     assert issue_order_certificates(order.pk) is None  # the task: runs the service
