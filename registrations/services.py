@@ -265,8 +265,10 @@ def _shown(value):
 # --- The life of an import -------------------------------------------------------------------
 
 
-def _progress_key(import_id):
-    return f"name-import-progress:{import_id}"
+def _progress_key(name_import: NameImport) -> str:
+    """One counter per step (the import starts again from 0 after the check), named by when the
+    import was made as well as its id, so no counter left by another import can be read."""
+    return f"name-import-progress:{name_import.pk}:{name_import.created_at.timestamp()}:{name_import.status}"
 
 
 def name_import_progress(*, name_import: NameImport) -> int:
@@ -274,12 +276,14 @@ def name_import_progress(*, name_import: NameImport) -> int:
     not visible until it ends)."""
     if name_import.status not in (ImportStatus.CHECKING, ImportStatus.IMPORTING):
         return name_import.rows_done
-    return cache.get(_progress_key(name_import.pk), 0)
+    return cache.get(_progress_key(name_import), 0)
 
 
-def _reporter(import_id):
+def _reporter(name_import: NameImport):
+    key = _progress_key(name_import)
+
     def report(rows):
-        cache.set(_progress_key(import_id), rows, timeout=3600)
+        cache.set(key, rows, timeout=3600)
 
     return report
 
@@ -327,7 +331,7 @@ def name_import_check(*, import_id: int) -> NameImport:
         return name_import
     update = {}
     try:
-        result = names_import(name_import=name_import, dry_run=True, progress=_reporter(import_id))
+        result = names_import(name_import=name_import, dry_run=True, progress=_reporter(name_import))
     except ImportRefused as refused:
         result = refused.result
         update["status"] = ImportStatus.REFUSED
@@ -397,7 +401,7 @@ def name_import_run(*, import_id: int) -> NameImport:
         if name_import.status != ImportStatus.IMPORTING:
             return name_import
         try:
-            result = names_import(name_import=name_import, dry_run=False, progress=_reporter(import_id))
+            result = names_import(name_import=name_import, dry_run=False, progress=_reporter(name_import))
         except (ImportRefused, FileRefused) as refused:
             # The file or the shliach's earlier names changed since the check (e.g. the same
             # file imported twice): refuse, with the problems.

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -250,6 +251,53 @@ def test_the_pages_upload_check_confirm_and_import(campaigns, shliach, client, d
     name_import.refresh_from_db()
     assert name_import.status == ImportStatus.IMPORTED and Letter.objects.count() == 3
     assert client.get(f"/shliach/imports/{name_import.pk}/status/").json()["status"] == "imported"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_bar_moves_while_the_import_runs(campaigns, shliach, client):
+    from registrations.services import WRITE_BATCH
+
+    count = 8 * WRITE_BATCH
+    name_import = checked(shliach, campaigns["idf"], csv_bytes(HEADER, rows(count)))  # read to its end
+    assert name_import.status == ImportStatus.READY and name_import.row_count == count
+    # Confirmed as name_import_confirm does, without queueing the worker: this test is the worker.
+    NameImport.objects.filter(pk=name_import.pk).update(
+        status=ImportStatus.IMPORTING, payment_method="offline", payment_reference="cash"
+    )
+    client.force_login(shliach)
+    status_url = f"/shliach/imports/{name_import.pk}/status/"
+    page = client.get(f"/shliach/imports/{name_import.pk}/").content.decode()
+    # The import starts from 0, not from where the check ended.
+    assert f'data-status-url="{status_url}"' in page
+    assert f'aria-valuemax="{count}" aria-valuenow="0"' in page and 'data-width="0"' in page
+
+    running = threading.Thread(target=name_import_run, kwargs={"import_id": name_import.pk})
+    running.start()  # in its own connection, as a worker
+    seen = []
+    try:
+        while True:  # as the page's script polls, only faster
+            status = client.get(status_url).json()
+            seen.append((status["status"], status["rows_done"]))
+            if status["status"] != "importing":
+                break
+    finally:
+        running.join(timeout=120)
+    done = [rows_done for state, rows_done in seen if state == "importing"]
+    assert done[0] == 0 and done == sorted(done), seen  # from nothing, never backwards
+    assert any(0 < rows_done < count for rows_done in done), seen  # seen part-way
+    assert seen[-1] == ("imported", count) and Letter.objects.count() == count
+
+
+def test_a_file_imported_from_the_command_line_shows_an_indeterminate_bar(campaigns, shliach, client):
+    # No check before it, so no row count: no value the bar could be measured against.
+    name_import = name_import_create(
+        user=shliach, campaign=campaigns["idf"], source_name="names.csv", content=csv_bytes(HEADER, rows(3)),
+        payment_method="offline", payment_reference="cash",
+    )  # fmt: skip
+    assert name_import.status == ImportStatus.IMPORTING and not name_import.row_count
+    client.force_login(shliach)
+    page = client.get(f"/shliach/imports/{name_import.pk}/").content.decode()
+    assert 'role="progressbar"' in page and "aria-valuenow" not in page and "aria-valuemax" not in page
 
 
 def test_a_file_with_problems_shows_them_on_the_page(campaigns, shliach, client, django_capture_on_commit_callbacks):
