@@ -342,6 +342,19 @@ def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
                 order.save(update_fields=["allocated_at"])
             return []
 
+        # What the order records of itself comes first: its row is locked already, and it commits
+        # or rolls back with the letters. The campaign's lock, which every order of the campaign
+        # queues for, is then held only for the walk (under load the queue is the bottleneck).
+        order.allocated_at = now
+        order.save(update_fields=["allocated_at"])
+        from .tasks import order_letters_allocated_enqueue
+
+        order_letters_allocated_enqueue(order_id=order_id)
+        # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
+        from scrolls.services import campaign_progress_changed
+
+        campaign_progress_changed(campaign_id=order.campaign_id)
+
         Campaign.objects.select_for_update().only("id").get(pk=order.campaign_id)
         scroll = Scroll.objects.select_for_update().get(
             campaign_id=order.campaign_id, state=ScrollState.OPEN
@@ -360,16 +373,6 @@ def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
             scroll.letters_allocated += len(batch)
             if scroll.steps_walked != walked_from or scroll.steps_walked == scroll.total_letters:
                 scroll = _scroll_walk_save(scroll=scroll)
-
-        order.allocated_at = now
-        order.save(update_fields=["allocated_at"])
-        from .tasks import order_letters_allocated_enqueue
-
-        order_letters_allocated_enqueue(order_id=order_id)
-        # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
-        from scrolls.services import campaign_progress_changed
-
-        campaign_progress_changed(campaign_id=order.campaign_id)
     logger.info("Order %s: %d letters allocated", order_id, len(given))
     return given
 
