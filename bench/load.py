@@ -75,6 +75,11 @@ class Client:
                 self.cookies[key] = morsel.value
         return response.status, response.headers, data
 
+    def reconnect(self):
+        """A new connection, its cookies kept: a buyer coming back for another order."""
+        self.connection.close()
+        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
     def close(self):
         self.connection.close()
 
@@ -162,6 +167,11 @@ def clients_run(*, host, port, token, clients, seconds, web_share=0.5, seed=0, m
             while time.monotonic() < deadline and orders < max_orders:
                 letters += buy_through_pages(client, rng=rng) if web else buy_through_api(client, token=token, rng=rng)
                 orders += 1
+                # Each order on a connection of its own, as separate purchases arrive (and as a
+                # proxy in front of gunicorn passes them on): a connection kept for the whole run
+                # stays with the worker that accepted it, and the workers' shares drifted apart
+                # from run to run (API to web orders from 1.2 to 7.8 to one).
+                client.reconnect()
         except Exception as exception:  # reported by the caller
             error = f"{'web' if web else 'api'} client {index}: {exception!r}"
         finally:
@@ -539,10 +549,14 @@ def free_port():
 
 
 def serve(args, port):
+    # --preload: the application (every view, WeasyPrint among their imports) is loaded before
+    # the workers fork, so all are ready when the first answers. Else the first worker up took
+    # all 200 keep-alive connections while the others were still importing, and served the whole
+    # load alone on one core (seen as 72% idle CPU and a third less throughput in some runs).
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bench.benchsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-         "--backlog", "2048", "--keep-alive", "30", "--log-level", "warning", "--chdir", str(ROOT)],
+         "--backlog", "2048", "--keep-alive", "30", "--log-level", "warning", "--chdir", str(ROOT), "--preload"],
         cwd=ROOT, env=bench_environment(DATABASE),
     )  # fmt: skip
 
