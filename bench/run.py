@@ -80,13 +80,15 @@ NOTES = """Reading the figures:
 
 - The machine is small (2 cores) and may be shared; the benches' clients run on it too. With 200
   client threads on 2 cores, `load` measures the server's throughput, not a client's latency.
-- `load`: 200 clients for 20 s on gunicorn (3 gthread workers x 8 threads; DEBUG off and
-  DEMO_PAYMENTS on), half buying through the API paid offline (3 names an
-  order), half through the pages paid with the demo provider (5 requests an order). The ceiling
+- `load`: 200 clients for 20 s on gunicorn (3 gthread workers x 8 threads, preloaded; DEBUG off
+  and DEMO_PAYMENTS on), half buying through the API paid offline (3 names an order), half
+  through the pages paid with the demo provider (5 requests an order), each order on a
+  connection of its own. The ceiling
   replays the SQL statements the services issue for one order of each kind (captured once)
   straight from psycopg2 with 24 connections, the concurrency PostgreSQL sees from the server.
   The gap is the Python of each request (Django, DRF, the pages' templates) on 2 cores, not the
-  database; the invariants (no position twice, no gap, every paid order whole) hold after every run.
+  database (docs/architecture.md, Benchmarks, has the arithmetic); the invariants (no position
+  twice, no gap, every paid order whole) hold after every run.
 - `imports`: the ratio sets the whole import (validate, store, pay, allocate) beside a bare COPY of
   the same rows; the absolute time is within its target.
 """
