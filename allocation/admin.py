@@ -13,6 +13,15 @@ from .models import Letter, Name, Order, OrderStatus, Reservation
 from .selectors import letters_with_text
 
 
+def _certificates_redraw_for(forms):
+    """A name whose printed parts were corrected gets its certificate drawn again on commit."""
+    from certificates.services import CERTIFICATE_NAME_FIELDS
+    from certificates.tasks import certificates_redraw_enqueue
+
+    corrected = [form.instance.pk for form in forms if CERTIFICATE_NAME_FIELDS & set(form.changed_data)]
+    certificates_redraw_enqueue(name_ids=[name_id for name_id in corrected if name_id is not None])
+
+
 class NameInline(StaffViewAdminMixin, admin.TabularInline):
     model = Name
     extra = 0
@@ -40,6 +49,11 @@ class OrderAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
         if obj is not None and obj.names.count() > self.INLINE_NAMES_MAX:
             return []
         return self.inlines
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Name:
+            _certificates_redraw_for(formset.forms)
 
     # Once paid (or refunded, or cancelled), what the money and the letters rest on stays as it is:
     # its letters are in a scroll of this campaign, and its payments were for this amount.
@@ -83,6 +97,10 @@ class NameAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     # A name may be corrected (its history keeps every spelling), never moved to another order:
     # its letter would go with it (the database refuses too, allocation/migrations/0010).
     readonly_fields = ["order", "letter_held"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _certificates_redraw_for([form])
 
     @admin.display(description=_("letter"))
     def letter_held(self, name):

@@ -81,7 +81,8 @@ class CertificateSheet(models.Model):
 
 
 class Certificate(models.Model):
-    """The certificate of one name's letter: issued once, never changed."""
+    """The certificate of one name's letter: issued once, its code never changed. It is drawn
+    again only when staff correct the name (certificates.services.certificate_redraw)."""
 
     name = models.OneToOneField(Name, on_delete=models.PROTECT, related_name="certificate", verbose_name=_("name"))
     code = models.CharField(

@@ -147,6 +147,51 @@ def _certificates_issue_batch(*, order: Order, names: list[Name]) -> int:
     return len(certificates)
 
 
+# What of a name its certificate prints: a correction of any of them draws it again.
+CERTIFICATE_NAME_FIELDS = frozenset(
+    {"hebrew_name", "parent_hebrew_name", "gender", "english_name", "family_name", "deceased"}
+)
+
+
+def certificate_redraw(*, name_id: int) -> bool:
+    """Draw a name's certificate again, with the same verification code, once staff have corrected
+    the name: its PDF then prints the name as it is now, and the order's booklet is built again
+    on its next request. Returns whether there was a certificate (a name not yet issued one gets
+    it, corrected, from the issue). Safe to run any number of times, also concurrently (the
+    certificate's row is locked while it is drawn)."""
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().filter(name_id=name_id).first()
+        if certificate is None:
+            return False
+        name = Name.objects.select_related("order__campaign").get(pk=name_id)
+        order = name.order
+        rendered = certificates_render(
+            certificate_pages(order=order, names=[name], codes=[certificate.code]), language=order_language(order=order)
+        )
+        [part] = rendered.split(titles=[_("Certificate %(code)s") % {"code": certificate.display_code}])
+        storage = certificate.file.storage
+        replaced = certificate.file.name
+        certificate.name = name
+        certificate.file.save(f"{name_id}-{certificate.code}-{secrets.token_hex(4)}.pdf", ContentFile(part), save=False)
+        try:
+            certificate.size = len(part)
+            # No longer the page of its sheet: the booklet draws it again (order_booklet_write).
+            certificate.sheet, certificate.sheet_page, certificate.sheet_background_page = None, None, None
+            certificate.save(update_fields=["file", "size", "sheet", "sheet_page", "sheet_background_page"])
+            state = OrderCertificates.objects.select_for_update().filter(order=order).first()
+            stale = [replaced]
+            if state is not None and state.booklet:
+                stale.append(state.booklet.name)
+                state.booklet, state.booklet_built_at = "", None
+                state.save(update_fields=["booklet", "booklet_built_at"])
+        except Exception:
+            storage.delete(certificate.file.name)
+            raise
+        transaction.on_commit(lambda: [storage.delete(path) for path in stale])
+    logger.info("Certificate %s of name %s drawn again", certificate.code, name_id)
+    return True
+
+
 def order_certificates_email(*, order_id: int) -> bool:
     """Once every certificate of the order is issued: email the buyer one message with them
     attached (or a link, above CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES), once, and mark the

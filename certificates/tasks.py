@@ -22,6 +22,19 @@ def build_order_booklet(order_id):
     services.order_booklet_build(order_id=order_id)
 
 
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+def redraw_certificate(name_id):
+    services.certificate_redraw(name_id=name_id)
+
+
+def certificates_redraw_enqueue(*, name_ids):
+    """Draw these names' certificates again once the correction commits."""
+    from allocation.tasks import enqueue_on_commit
+
+    for name_id in name_ids:
+        enqueue_on_commit(redraw_certificate, name_id)
+
+
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def send_letters_lookup(email, language=""):
     services.letters_lookup_send(email=email, language=language)

@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.utils import timezone
 from pypdf import PdfReader
@@ -29,8 +30,10 @@ from certificates.rendering import (
 )
 from certificates.services import (
     certificate_pages,
+    certificate_redraw,
     letters_lookup_cache_keys,
     letters_lookup_send,
+    order_booklet_build,
     order_certificates_issue,
     orders_certificates_pending,
 )
@@ -455,6 +458,72 @@ def test_the_booklet_has_one_page_per_name_and_the_csv_one_row(client, campaigns
     assert [row["position"] for row in rows] == ["1", "2", "3"]
     assert rows[0]["display_name"] == "מנחם מענדל בן מרים" and rows[0]["letter"] == "ב" and rows[0]["word"] == "בראשית"
     assert rows[2]["english_name"] == '\'=HYPERLINK("http://x")'  # never a formula in a spreadsheet
+
+
+def _admin_form_data(response):
+    """What the admin's change page would post back unchanged: its form and its inlines."""
+    data = {k: v for k, v in response.context["adminform"].form.initial.items() if v is not None}
+    for inline in response.context.get("inline_admin_formsets", []):
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for form in formset.forms:
+            values = {name: form[name].value() for name in form.fields}
+            data.update({form.add_prefix(k): v for k, v in values.items() if v is not None})
+    return {k: (v.pk if hasattr(v, "pk") else v) for k, v in data.items() if not isinstance(v, bool) or v}
+
+
+def test_a_corrected_name_gets_its_certificate_drawn_again_with_the_same_code(
+    client, campaigns, default_edition, django_capture_on_commit_callbacks
+):
+    order = allocated_order(campaigns["idf"], 2)
+    order_certificates_issue(order_id=order.pk)
+    assert order_booklet_build(order_id=order.pk)
+    first, second = Certificate.objects.filter(name__order=order).order_by("name_id")
+    issued_file, second_file = first.file.name, second.file.name
+    booklet_file = OrderCertificates.objects.get(order=order).booklet.name
+    assert "מנחם מענדל בן מרים" in pdf_text(stored_pdf(first))
+
+    client.force_login(make_user("corrector", is_staff=True, permissions=["allocation.change_name"]))
+    url = f"/admin/allocation/name/{first.name_id}/change/"
+    data = _admin_form_data(client.get(url))
+    with django_capture_on_commit_callbacks(execute=True):  # the test settings run tasks in-process
+        response = client.post(url, {**data, "hebrew_name": "מנחם מענדיל"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    first.refresh_from_db()
+    text = pdf_text(stored_pdf(first))
+    assert "מנחם מענדיל בן מרים" in text and "מנחם מענדל בן" not in text
+    assert first.display_code in text and first.file.name != issued_file  # the same code, a new drawing
+    storage = first.file.storage
+    assert not storage.exists(issued_file) and not storage.exists(booklet_file)
+    second.refresh_from_db()
+    assert second.file.name == second_file and second.sheet_id is not None  # the other name untouched
+    # The booklet is built again, the corrected page drawn anew and the other copied from its sheet.
+    assert client.get(f"/orders/{order.token}/certificates/booklet.pdf").status_code == 200
+    with OrderCertificates.objects.get(order=order).booklet.open("rb") as file:
+        stored_booklet = file.read()
+    assert "מנחם מענדיל בן מרים" in pdf_text(stored_booklet) and len(PdfReader(io.BytesIO(stored_booklet)).pages) == 2
+    verify = client.get(f"/verify/{first.code}/").content.decode()
+    assert "מנחם מענדיל בן מרים" in verify
+
+    # A correction made from the order's page (its names inline) draws again too; a change
+    # of what a certificate does not print (the city) does not.
+    client.force_login(User.objects.create_superuser("admin", "admin@example.org", "a-long-test-password"))
+    url = f"/admin/allocation/order/{order.pk}/change/"
+    data = _admin_form_data(client.get(url))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**data, "names-1-parent_hebrew_name": "רבקה", "names-0-city": "Lod"})
+    assert response.status_code == 302, response.context["errors"]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert "בת רבקה" in pdf_text(stored_pdf(second)) and second.file.name != second_file
+    assert first.name.city == "Lod" and "מנחם מענדיל בן מרים" in pdf_text(stored_pdf(first))
+
+
+def test_redrawing_a_name_without_a_certificate_does_nothing(campaigns, default_edition):
+    order = allocated_order(campaigns["idf"], 1)
+    assert certificate_redraw(name_id=order.names.get().pk) is False
+    assert not Certificate.objects.filter(name__order=order).exists()
 
 
 def test_a_large_booklet_is_built_by_the_worker(client, campaigns, default_edition):
