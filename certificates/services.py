@@ -187,7 +187,8 @@ def certificate_redraw(*, name_id: int) -> bool:
         except Exception:
             storage.delete(certificate.file.name)
             raise
-        transaction.on_commit(lambda: [storage.delete(path) for path in stale])
+        # Files no row names any more; a failure to delete one is logged (robust), not retried.
+        transaction.on_commit(lambda: [storage.delete(path) for path in stale], robust=True)
     logger.info("Certificate %s of name %s drawn again", certificate.code, name_id)
     return True
 
