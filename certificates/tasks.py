@@ -3,6 +3,8 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 
+from allocation.tasks import enqueue_on_commit
+
 from . import services
 
 logger = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ def redraw_certificate(name_id):
 
 def certificates_redraw_enqueue(*, name_ids):
     """Draw these names' certificates again once the correction commits."""
-    from allocation.tasks import enqueue_on_commit
-
     for name_id in name_ids:
         enqueue_on_commit(redraw_certificate, name_id)
 
