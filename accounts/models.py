@@ -43,9 +43,7 @@ class Profile(models.Model):
     )
     # The language the user last chose on the site: pages after signing in anywhere, and the
     # emails sent to them. Blank: the site's default.
-    language = models.CharField(
-        _("language"), max_length=8, blank=True, choices=settings.LANGUAGES, default=""
-    )
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES, default="")
 
     class Meta:
         verbose_name = _("profile")

@@ -32,7 +32,17 @@ class NameInline(StaffViewAdminMixin, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
-    list_display = ["id", "campaign", "status", "channel", "amount", "currency", "buyer_email", "created_by", "created_at"]
+    list_display = [
+        "id",
+        "campaign",
+        "status",
+        "channel",
+        "amount",
+        "currency",
+        "buyer_email",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "channel", "campaign"]
     search_fields = ["id", "buyer_name", "buyer_email", "names__hebrew_name"]
     readonly_fields = ["token", "status", "paid_at", "allocated_at", "created_at"]

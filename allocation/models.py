@@ -33,9 +33,7 @@ class OrderChannel(models.TextChoices):
 
 
 class Order(models.Model):
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="orders", verbose_name=_("campaign")
-    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="orders", verbose_name=_("campaign"))
     # An unguessable handle for the buyer's links; the numeric id is for staff and the API.
     token = models.CharField(_("link token"), max_length=64, unique=True, default=new_order_token, editable=False)
     buyer_name = models.CharField(_("buyer's name"), max_length=200, blank=True)
@@ -49,9 +47,7 @@ class Order(models.Model):
         related_name="orders",
         verbose_name=_("registered by"),
     )
-    channel = models.CharField(
-        _("channel"), max_length=16, choices=OrderChannel.choices, default=OrderChannel.ONLINE
-    )
+    channel = models.CharField(_("channel"), max_length=16, choices=OrderChannel.choices, default=OrderChannel.ONLINE)
     # The shliach whose referral link brought the buyer, credited with the order.
     referred_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -63,9 +59,7 @@ class Order(models.Model):
     )
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
-    status = models.CharField(
-        _("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
-    )
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True, db_index=True)
     # Set once every name of the order holds a letter; the sweeper looks for paid orders without it.
@@ -83,12 +77,8 @@ class Order(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
-            models.CheckConstraint(
-                condition=Q(status__in=OrderStatus.values), name="order_status_known"
-            ),
-            models.CheckConstraint(
-                condition=Q(channel__in=OrderChannel.values), name="order_channel_known"
-            ),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_known"),
+            models.CheckConstraint(condition=Q(channel__in=OrderChannel.values), name="order_channel_known"),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "cancelled"]) | Q(paid_at__isnull=False),
                 name="order_paid_has_date",
@@ -114,15 +104,9 @@ class Gender(models.TextChoices):
 
 
 class Name(models.Model):
-    order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, related_name="names", verbose_name=_("order")
-    )
-    hebrew_name = models.CharField(
-        _("Hebrew name"), max_length=100, validators=[validate_hebrew_name]
-    )
-    parent_hebrew_name = models.CharField(
-        _("parent's Hebrew name"), max_length=100, validators=[validate_hebrew_name]
-    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="names", verbose_name=_("order"))
+    hebrew_name = models.CharField(_("Hebrew name"), max_length=100, validators=[validate_hebrew_name])
+    parent_hebrew_name = models.CharField(_("parent's Hebrew name"), max_length=100, validators=[validate_hebrew_name])
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices)
     family_name = models.CharField(_("family name"), max_length=100, blank=True)
     english_name = models.CharField(_("English name"), max_length=200, blank=True)
@@ -140,9 +124,7 @@ class Name(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(hebrew_name=""), name="name_hebrew_required"),
-            models.CheckConstraint(
-                condition=~Q(parent_hebrew_name=""), name="name_parent_required"
-            ),
+            models.CheckConstraint(condition=~Q(parent_hebrew_name=""), name="name_parent_required"),
             models.CheckConstraint(condition=Q(gender__in=["m", "f"]), name="name_gender_known"),
         ]
 
@@ -155,7 +137,7 @@ class Name(models.Model):
 
     @property
     def display_name(self):
-        """"<name> ben/bas <parent>" as written on a certificate."""
+        """ "<name> ben/bas <parent>" as written on a certificate."""
         return f"{self.hebrew_name} {self.connector} {self.parent_hebrew_name}"
 
     display_name.fget.short_description = _("name")
@@ -168,13 +150,9 @@ class Letter(models.Model):
     and any change or deletion after creation (a trigger on PostgreSQL, see migrations).
     """
 
-    scroll = models.ForeignKey(
-        Scroll, on_delete=models.PROTECT, related_name="letters", verbose_name=_("scroll")
-    )
+    scroll = models.ForeignKey(Scroll, on_delete=models.PROTECT, related_name="letters", verbose_name=_("scroll"))
     position = models.PositiveIntegerField(_("position"))
-    name = models.OneToOneField(
-        Name, on_delete=models.PROTECT, related_name="letter", verbose_name=_("name")
-    )
+    name = models.OneToOneField(Name, on_delete=models.PROTECT, related_name="letter", verbose_name=_("name"))
     allocated_at = models.DateTimeField(_("allocated"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -199,9 +177,7 @@ class Reservation(models.Model):
     walk has reached or that was given (see migrations).
     """
 
-    scroll = models.ForeignKey(
-        Scroll, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("scroll")
-    )
+    scroll = models.ForeignKey(Scroll, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("scroll"))
     position = models.PositiveIntegerField(_("position"))
     honouree = models.CharField(
         _("honouree"), max_length=200, blank=True, help_text=_("Who the letter is kept for, as staff know them.")

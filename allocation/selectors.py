@@ -39,16 +39,11 @@ def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> 
     for start in range(0, len(name_ids), TEXT_LOOKUP_BATCH):
         batch = name_ids[start : start + TEXT_LOOKUP_BATCH]
         letters |= {
-            letter.name_id: letter
-            for letter in Letter.objects.filter(name_id__in=batch).select_related("scroll")
+            letter.name_id: letter for letter in Letter.objects.filter(name_id__in=batch).select_related("scroll")
         }
     exact = viewer_sees_exact_letter(campaign=campaign, viewer=viewer)
     text = text_letters_at(
-        wanted=[
-            (letter.scroll.edition_id, letter.position)
-            for letter in letters.values()
-            if letter.scroll.edition_id
-        ]
+        wanted=[(letter.scroll.edition_id, letter.position) for letter in letters.values() if letter.scroll.edition_id]
     )
     described = []
     for name in names:
@@ -76,9 +71,7 @@ def letters_with_text(queryset: QuerySet) -> QuerySet:
     """Letters annotated with what is written at their position (text_letter, text_word,
     text_book, text_chapter, text_verse; None while no text is loaded), for staff lists.
     Each is one indexed read per row."""
-    at_position = TextLetter.objects.filter(
-        edition_id=OuterRef("scroll__edition_id"), position=OuterRef("position")
-    )
+    at_position = TextLetter.objects.filter(edition_id=OuterRef("scroll__edition_id"), position=OuterRef("position"))
     return queryset.annotate(
         **{
             f"text_{field}": Subquery(at_position.values(field)[:1])

@@ -59,9 +59,7 @@ class PaymentInputSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["method"] == "offline" and not attrs["reference"].strip():
-            raise serializers.ValidationError(
-                {"reference": [_("Give the receipt or transfer reference.")]}
-            )
+            raise serializers.ValidationError({"reference": [_("Give the receipt or transfer reference.")]})
         return attrs
 
 

@@ -236,9 +236,7 @@ def order_create(
         if created_by is not None:  # the audit names the person, in a request or not
             order._history_user = created_by
         order.save(force_insert=True)
-        Name.objects.bulk_create(
-            [Name(order=order, **data) for data in cleaned_names], batch_size=LETTER_BATCH_SIZE
-        )
+        Name.objects.bulk_create([Name(order=order, **data) for data in cleaned_names], batch_size=LETTER_BATCH_SIZE)
     return order
 
 
@@ -356,9 +354,7 @@ def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
         campaign_progress_changed(campaign_id=order.campaign_id)
 
         Campaign.objects.select_for_update().only("id").get(pk=order.campaign_id)
-        scroll = Scroll.objects.select_for_update().get(
-            campaign_id=order.campaign_id, state=ScrollState.OPEN
-        )
+        scroll = Scroll.objects.select_for_update().get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
         given = []
         while waiting:
             # Read once per scroll: skipping a reserved position then costs a set lookup.
@@ -415,9 +411,9 @@ def orders_allocate_pending(*, older_than_seconds: int = 60) -> int:
     """The sweeper: allocate every paid order still waiting for letters. Returns how many."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     order_ids = list(
-        Order.objects.filter(
-            status=OrderStatus.PAID, allocated_at__isnull=True, paid_at__lte=cutoff
-        ).values_list("id", flat=True)
+        Order.objects.filter(status=OrderStatus.PAID, allocated_at__isnull=True, paid_at__lte=cutoff).values_list(
+            "id", flat=True
+        )
     )
     for order_id in order_ids:
         order_allocate(order_id=order_id)
@@ -459,9 +455,9 @@ def orders_confirmation_pending(*, older_than_seconds: int = 300) -> list[int]:
     """Allocated orders whose confirmation email has not gone out (the sweeper resends)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
-        Order.objects.filter(
-            allocated_at__lte=cutoff, confirmation_sent_at__isnull=True
-        ).exclude(buyer_email="").values_list("id", flat=True)
+        Order.objects.filter(allocated_at__lte=cutoff, confirmation_sent_at__isnull=True)
+        .exclude(buyer_email="")
+        .values_list("id", flat=True)
     )
 
 
@@ -596,9 +592,7 @@ def reservation_cancel(*, reservation_id: int, cancelled_by) -> None:
         scroll_lock(scroll_id=reservation.scroll_id)
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
         if reservation.reached_at is not None or reservation.is_given:
-            raise ValidationError(
-                _("The scroll's letters have reached this honour letter: it can only be given now.")
-            )
+            raise ValidationError(_("The scroll's letters have reached this honour letter: it can only be given now."))
         reservation._history_user = cancelled_by
         reservation.delete()
 
@@ -622,9 +616,7 @@ def reservation_give(*, reservation_id: int, name: dict, email: str = "", given_
         scroll = scroll_lock(scroll_id=reservation.scroll_id)
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
         if reservation.is_given:
-            raise ValidationError(
-                _("Letter %(position)d has already been given.") % {"position": reservation.position}
-            )
+            raise ValidationError(_("Letter %(position)d has already been given.") % {"position": reservation.position})
         now = timezone.now()
         if reservation.reached_at is None:
             _scroll_walk_reserved(scroll=scroll, now=now)

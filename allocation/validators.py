@@ -51,9 +51,7 @@ def validate_hebrew_name(value):
             code="latin_letters",
         )
     if _NIQQUD.search(value):
-        raise ValidationError(
-            _("Please type the name without vowel points (niqqud)."), code="niqqud"
-        )
+        raise ValidationError(_("Please type the name without vowel points (niqqud)."), code="niqqud")
     raise ValidationError(
         _("Use only Hebrew letters, spaces, gershayim, apostrophes and hyphens."),
         code="not_hebrew",

@@ -148,17 +148,26 @@ def main(args):
     try:
         issued = step_run(
             __file__,
-            "issue", "--database", database, "--order", orders["issue"], *(["--profile"] if args.profile else [])
+            "issue",
+            "--database",
+            database,
+            "--order",
+            orders["issue"],
+            *(["--profile"] if args.profile else []),
         )
         for size in args.booklet:
-            issued_for_booklet = step_run(__file__, "issue", "--database", database, "--order", orders[f"booklet-{size}"])
+            issued_for_booklet = step_run(
+                __file__, "issue", "--database", database, "--order", orders[f"booklet-{size}"]
+            )
             print(
                 f"  (issued the {size:,} certificates of the booklet at {size / issued_for_booklet['seconds']:.1f} a second)"
             )
         booklets = {}
         for size in args.booklet:
             timed = step_run(__file__, "booklet", "--database", database, "--order", orders[f"booklet-{size}"])
-            traced = step_run(__file__, "booklet", "--database", database, "--order", orders[f"booklet-{size}"], "--tracemalloc")
+            traced = step_run(
+                __file__, "booklet", "--database", database, "--order", orders[f"booklet-{size}"], "--tracemalloc"
+            )
             booklets[size] = (timed, traced)
     finally:
         step_run(__file__, "drop", "--database", database)

@@ -150,11 +150,22 @@ def main(args):
     storage = tempfile.TemporaryDirectory(prefix="bench-imports-")
     os.environ["BENCH_STORAGE"] = storage.name
     print(f"Preparing: campaigns, CSV files of {args.small:,} and {args.names:,} names ...")
-    database = step_run(__file__, "prepare", "--names", args.names, "--small", args.small, "--storage", storage.name)["database"]
+    database = step_run(__file__, "prepare", "--names", args.names, "--small", args.small, "--storage", storage.name)[
+        "database"
+    ]
     common = ["--database", database, "--storage", storage.name]
     try:
         copied = step_run(__file__, "copy", *common, "--size", args.names)
-        large = step_run(__file__, "import", *common, "--size", args.names, "--campaign", "idf", *(["--profile"] if args.profile else []))
+        large = step_run(
+            __file__,
+            "import",
+            *common,
+            "--size",
+            args.names,
+            "--campaign",
+            "idf",
+            *(["--profile"] if args.profile else []),
+        )
         small = step_run(__file__, "import", *common, "--size", args.small, "--campaign", "sefardi")
     finally:
         step_run(__file__, "drop", "--database", database)

@@ -206,9 +206,7 @@ def invariants_check(cursor):
     one open scroll per campaign; every paid order has one letter per name and no other order
     has any. Returns a summary (scrolls, full scrolls, letters, paid orders)."""
     problems = []
-    cursor.execute(
-        "SELECT scroll_id, position FROM allocation_letter GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 5"
-    )
+    cursor.execute("SELECT scroll_id, position FROM allocation_letter GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 5")
     if rows := cursor.fetchall():
         problems.append(f"positions used twice: {rows}")
     cursor.execute("""
@@ -442,7 +440,7 @@ def replay_once(cursor, log, ids):
         elif match := _SCROLL_SAVE.search(sql):
             # The walk's counters, as the service sets them: this replay's scroll moved on.
             columns = re.findall(r'"(\w+)" = %s', match.group(1))
-            params = [scroll[column] for column in columns] + list(params[len(columns):])
+            params = [scroll[column] for column in columns] + list(params[len(columns) :])
         if many:
             cursor.executemany(sql, params)
         else:
@@ -619,9 +617,11 @@ def main(args):
     print(f"{'app / ceiling (letters a second)':<52} {ratio:>13.0%}   >= 50%")
     print(f"{'invariants after the load':<52} {'held':>14}   "
           f"{checked['scrolls']} scrolls, {checked['full_scrolls']} filled and rolled over")  # fmt: skip
-    print(f"  ({args.clients} client threads and the server share this machine's {os.cpu_count()} cores: with "
-          "200 threads on 2 cores the figure is the server's throughput, not a client's latency; the ceiling "
-          f"uses as many connections as the server has threads ({connections}), the concurrency PostgreSQL sees)")
+    print(
+        f"  ({args.clients} client threads and the server share this machine's {os.cpu_count()} cores: with "
+        "200 threads on 2 cores the figure is the server's throughput, not a client's latency; the ceiling "
+        f"uses as many connections as the server has threads ({connections}), the concurrency PostgreSQL sees)"
+    )
     report_figure("letters allocated a second (app)", app_letters, "letters/s")
     report_figure("orders a second (app)", app_orders, "orders/s")
     report_figure("letters a second, same SQL direct (ceiling)", top_letters, "letters/s")

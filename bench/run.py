@@ -28,7 +28,7 @@ def bench_run(script):
     process = subprocess.Popen([sys.executable, "-u", str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     for line in process.stdout:
         if line.startswith(FIGURE_PREFIX):
-            figures.append(json.loads(line[len(FIGURE_PREFIX):]))
+            figures.append(json.loads(line[len(FIGURE_PREFIX) :]))
         else:
             sys.stdout.write(line)
             sys.stdout.flush()

@@ -62,6 +62,8 @@ BOOKLET_QUERY_SIZE = 200
 BOOKLET_INLINE_MAX_NAMES = 20
 # Names listed in an email; the rest are on the order's page.
 EMAIL_NAMES_LISTED = 100
+
+
 def _letter_day(order: Order) -> datetime.date:
     """The day the order's letters were written, in the campaign's time zone."""
     return timezone.localtime(order.allocated_at, ZoneInfo(order.campaign.time_zone)).date()

@@ -30,6 +30,7 @@ from .services import (
 )
 from .tasks import build_order_booklet, send_letters_lookup
 
+
 def _pdf_response(field_file, filename):
     response = FileResponse(field_file.open("rb"), content_type="application/pdf", filename=filename)
     response["Cache-Control"] = "private, max-age=3600"

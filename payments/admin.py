@@ -13,7 +13,17 @@ from .services import payment_refund
 
 @admin.register(Payment)
 class PaymentAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
-    list_display = ["id", "order", "provider", "status", "amount", "currency", "reference", "flagged_reason", "created_at"]
+    list_display = [
+        "id",
+        "order",
+        "provider",
+        "status",
+        "amount",
+        "currency",
+        "reference",
+        "flagged_reason",
+        "created_at",
+    ]
     list_filter = ["provider", "status"]
     search_fields = ["reference", "order__id"]
     raw_id_fields = ["order", "recorded_by"]

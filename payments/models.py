@@ -25,13 +25,9 @@ class PaymentStatus(models.TextChoices):
 class Payment(models.Model):
     """One attempt to pay an order. Attempts are kept forever, failed ones included."""
 
-    order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
-    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", verbose_name=_("order"))
     provider = models.CharField(_("provider"), max_length=16, choices=PaymentProvider.choices)
-    status = models.CharField(
-        _("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
-    )
+    status = models.CharField(_("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.CREATED)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     # The provider's id (a PaymentIntent id) or the receipt number of an offline payment.
@@ -56,12 +52,8 @@ class Payment(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
-            models.CheckConstraint(
-                condition=Q(provider__in=PaymentProvider.values), name="payment_provider_known"
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=PaymentStatus.values), name="payment_status_known"
-            ),
+            models.CheckConstraint(condition=Q(provider__in=PaymentProvider.values), name="payment_provider_known"),
+            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_known"),
             models.UniqueConstraint(
                 fields=["provider", "reference"],
                 condition=Q(provider="stripe") & ~Q(reference=""),

@@ -192,9 +192,9 @@ def _payment_for_intent(intent: dict) -> Payment | None:
     # The webhook can outrun our own save of the reference: fall back on the metadata.
     payment_id = (intent.get("metadata") or {}).get("payment_id")
     if payment_id and str(payment_id).isdigit():
-        updated = Payment.objects.filter(
-            pk=int(payment_id), provider=PaymentProvider.STRIPE, reference=""
-        ).update(reference=intent["id"])
+        updated = Payment.objects.filter(pk=int(payment_id), provider=PaymentProvider.STRIPE, reference="").update(
+            reference=intent["id"]
+        )
         if updated:
             return Payment.objects.get(pk=int(payment_id))
     return None

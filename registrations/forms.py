@@ -15,8 +15,10 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label=_("Spreadsheet (CSV or XLSX)"),
         required=False,
-        help_text=_("The first row names the columns: hebrew_name, parent_hebrew_name, gender, and any of "
-                    "english_name, family_name, deceased, date_of_birth, city, country (or their Hebrew names)."),
+        help_text=_(
+            "The first row names the columns: hebrew_name, parent_hebrew_name, gender, and any of "
+            "english_name, family_name, deceased, date_of_birth, city, country (or their Hebrew names)."
+        ),
     )
     pasted = forms.CharField(
         label=_("Or paste rows copied from a spreadsheet, the header row first"),

@@ -78,7 +78,7 @@ def grid_draft(request, slug):
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return _json_error(_("The request is not JSON."), 400)
     if not isinstance(data, dict) or "rows" not in data:
-        return _json_error(_("Send {\"rows\": [...]}."), 400)
+        return _json_error(_('Send {"rows": [...]}.'), 400)
     try:
         draft = name_draft_save(user=request.user, campaign=campaign, rows=data["rows"])
     except ValidationError as error:

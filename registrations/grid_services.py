@@ -60,9 +60,7 @@ def _rows_check(rows) -> list[dict]:
             )
         for field, value in row.items():
             if not isinstance(value, str):
-                raise ValidationError(
-                    _("Row %(row)d: “%(column)s” must be text.") % {"row": number, "column": field}
-                )
+                raise ValidationError(_("Row %(row)d: “%(column)s” must be text.") % {"row": number, "column": field})
             if len(value) > GRID_MAX_VALUE_LENGTH:
                 raise ValidationError(
                     _("Row %(row)d: “%(column)s” is longer than %(max)d characters.")
@@ -83,9 +81,7 @@ def name_draft_save(*, user, campaign, rows) -> NameDraft:
     """Keep the grid's rows as they are now (replacing what was kept); ValidationError if the
     rows are not a list of at most GRID_MAX_ROWS rows of known text cells."""
     checked = _rows_check(rows)
-    draft, _created = NameDraft.objects.update_or_create(
-        created_by=user, campaign=campaign, defaults={"rows": checked}
-    )
+    draft, _created = NameDraft.objects.update_or_create(created_by=user, campaign=campaign, defaults={"rows": checked})
     return draft
 
 

@@ -21,20 +21,55 @@ from django.utils.translation import gettext as _
 # underscores, hyphens and quotes).
 COLUMN_ALIASES = {
     "hebrew_name": [
-        "hebrew_name", "hebrew name", "name", "first name", "first_name", "hebrew first name",
-        "שם", "שם עברי", "שם פרטי", "שם בעברית", "שם פרטי עברי",
+        "hebrew_name",
+        "hebrew name",
+        "name",
+        "first name",
+        "first_name",
+        "hebrew first name",
+        "שם",
+        "שם עברי",
+        "שם פרטי",
+        "שם בעברית",
+        "שם פרטי עברי",
     ],
     "parent_hebrew_name": [
-        "parent_hebrew_name", "parent hebrew name", "parent", "parent name", "parent's hebrew name",
-        "mother", "mother's name", "mother name", "father", "father's name", "father name",
-        "שם האם", "שם האמא", "שם ההורה", "שם האב", "שם האבא", "בן/בת של", "הורה", "שם הורה",
+        "parent_hebrew_name",
+        "parent hebrew name",
+        "parent",
+        "parent name",
+        "parent's hebrew name",
+        "mother",
+        "mother's name",
+        "mother name",
+        "father",
+        "father's name",
+        "father name",
+        "שם האם",
+        "שם האמא",
+        "שם ההורה",
+        "שם האב",
+        "שם האבא",
+        "בן/בת של",
+        "הורה",
+        "שם הורה",
     ],
     "gender": ["gender", "sex", "ben/bas", "ben/bat", "מין", "בן/בת", "מגדר"],
     "english_name": ["english_name", "english name", "name in english", "latin name", "שם באנגלית", "שם לועזי"],
     "family_name": ["family_name", "family name", "last name", "last_name", "surname", "שם משפחה"],
     "deceased": [
-        "deceased", "in memory", "in memory of", "iluy nishmas", "departed",
-        "נפטר", "נפטרה", "ז\"ל", "זל", "לעילוי נשמת", "לע\"נ", "לענ",
+        "deceased",
+        "in memory",
+        "in memory of",
+        "iluy nishmas",
+        "departed",
+        "נפטר",
+        "נפטרה",
+        'ז"ל',
+        "זל",
+        "לעילוי נשמת",
+        'לע"נ',
+        "לענ",
     ],
     "date_of_birth": ["date_of_birth", "date of birth", "dob", "birthday", "birth date", "תאריך לידה"],
     "city": ["city", "town", "עיר", "ישוב", "יישוב"],
@@ -48,7 +83,7 @@ GENDER_VALUES = {
     "f": "f", "female": "f", "woman": "f", "girl": "f", "bas": "f", "bat": "f", "bat.": "f", "daughter": "f",
     "בת": "f", "נ": "f", "נקבה": "f",
 }  # fmt: skip
-YES_VALUES = {"1", "yes", "y", "true", "x", "v", "✓", "כן", "ז\"ל", "זל", "נפטר", "נפטרה"}
+YES_VALUES = {"1", "yes", "y", "true", "x", "v", "✓", "כן", 'ז"ל', "זל", "נפטר", "נפטרה"}
 NO_VALUES = {"", "0", "no", "n", "false", "לא"}
 
 # Enough to tell UTF-8 from Windows-1255: Hebrew in Windows-1255 is never valid UTF-8.
@@ -205,7 +240,9 @@ def _csv_cells(raw) -> Iterator[list]:
     except UnicodeDecodeError:
         raise _not_text(reader.line_num + 1) from None
     except csv.Error as error:
-        raise FileRefused(_("Row %(row)d cannot be read as CSV (%(error)s).") % {"row": reader.line_num, "error": error}) from None
+        raise FileRefused(
+            _("Row %(row)d cannot be read as CSV (%(error)s).") % {"row": reader.line_num, "error": error}
+        ) from None
 
 
 def _xlsx_cells(raw) -> Iterator[list]:

@@ -38,9 +38,7 @@ def weekly_report_pdf(report: WeeklyReport) -> bytes:
     """The report in the active language. WeasyPrint fetches only the project's static files and
     data: URIs (the charts), nothing from the network or the disk."""
     fonts_check(REPORT_FONTS)
-    html = render_to_string(
-        "reports/report_pdf.html", {**weekly_report_context(report), "rtl": get_language_bidi()}
-    )
+    html = render_to_string("reports/report_pdf.html", {**weekly_report_context(report), "rtl": get_language_bidi()})
     return HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher()).write_pdf()
 
 

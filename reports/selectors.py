@@ -204,9 +204,7 @@ def weekly_report(*, campaign: Campaign, week_ending: datetime.date) -> WeeklyRe
     # Orders and revenue by week, channel and currency.
     orders_by_channel = defaultdict(lambda: [0] * TREND_WEEKS)
     order_rows = (
-        Order.objects.filter(
-            campaign=campaign, status__in=COUNTED_STATUSES, paid_at__gte=start, paid_at__lt=end
-        )
+        Order.objects.filter(campaign=campaign, status__in=COUNTED_STATUSES, paid_at__gte=start, paid_at__lt=end)
         .order_by()
         .annotate(bucket=_week_bucket("paid_at", weeks))
         .values("bucket", "channel", "currency")

@@ -40,7 +40,13 @@ class ScrollAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["campaign", "edition"]
     # Progress, state and text move only through the services, never by hand.
     readonly_fields = [
-        "edition", "total_letters", "letters_allocated", "steps_walked", "state", "opened_at", "filled_at",
+        "edition",
+        "total_letters",
+        "letters_allocated",
+        "steps_walked",
+        "state",
+        "opened_at",
+        "filled_at",
         "completed_at",
     ]
 

@@ -112,16 +112,12 @@ class Campaign(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="campaign_price_not_negative"),
-            models.CheckConstraint(
-                condition=Q(custom__in=ScriptCustom.values), name="campaign_custom_known"
-            ),
+            models.CheckConstraint(condition=Q(custom__in=ScriptCustom.values), name="campaign_custom_known"),
             models.CheckConstraint(
                 condition=Q(allocation_mode__in=AllocationMode.values),
                 name="campaign_allocation_mode_known",
             ),
-            models.CheckConstraint(
-                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="campaign_currency_iso"
-            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="campaign_currency_iso"),
             models.CheckConstraint(
                 condition=Q(boys_under_age__isnull=True) | Q(boys_under_age__gte=1),
                 name="campaign_boys_age_limit_positive",
@@ -169,9 +165,7 @@ class TextEdition(models.Model):
             models.UniqueConstraint(
                 fields=["is_default"], condition=Q(is_default=True), name="text_edition_one_default"
             ),
-            models.CheckConstraint(
-                condition=Q(letter_count__gte=1), name="text_edition_has_letters"
-            ),
+            models.CheckConstraint(condition=Q(letter_count__gte=1), name="text_edition_has_letters"),
         ]
 
     def __str__(self):
@@ -201,9 +195,7 @@ class TextLetter(models.Model):
         verbose_name_plural = _("letters of the text")
         ordering = ["edition_id", "position"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["edition", "position"], name="text_letter_position_unique"
-            ),
+            models.UniqueConstraint(fields=["edition", "position"], name="text_letter_position_unique"),
             models.CheckConstraint(condition=Q(position__gte=1), name="text_letter_position_positive"),
         ]
 
@@ -218,9 +210,7 @@ class ScrollState(models.TextChoices):
 
 
 class Scroll(models.Model):
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="scrolls", verbose_name=_("campaign")
-    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="scrolls", verbose_name=_("campaign"))
     number = models.PositiveIntegerField(_("number"))
     # Null only for scrolls opened before any text was loaded. When set, total_letters is the
     # edition's letter count; neither changes once the scroll holds a letter (a trigger on
@@ -234,9 +224,7 @@ class Scroll(models.Model):
         verbose_name=_("text edition"),
     )
     total_letters = models.PositiveIntegerField(_("total letters"), default=DEFAULT_TOTAL_LETTERS)
-    state = models.CharField(
-        _("state"), max_length=16, choices=ScrollState.choices, default=ScrollState.OPEN
-    )
+    state = models.CharField(_("state"), max_length=16, choices=ScrollState.choices, default=ScrollState.OPEN)
     # Kept by the allocation service inside the transaction that holds the campaign lock, so
     # reading progress never counts letters; a Celery task can recompute it from the letters.
     letters_allocated = models.PositiveIntegerField(_("letters allocated"), default=0)
@@ -267,9 +255,7 @@ class Scroll(models.Model):
                 name="scroll_one_open_per_campaign",
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="scroll_number_positive"),
-            models.CheckConstraint(
-                condition=Q(total_letters__gte=1), name="scroll_total_letters_positive"
-            ),
+            models.CheckConstraint(condition=Q(total_letters__gte=1), name="scroll_total_letters_positive"),
             models.CheckConstraint(
                 condition=Q(letters_allocated__lte=F("total_letters")),
                 name="scroll_allocated_within_total",
@@ -283,9 +269,7 @@ class Scroll(models.Model):
                 condition=Q(letters_allocated__lte=F("steps_walked")),
                 name="scroll_allocated_within_steps",
             ),
-            models.CheckConstraint(
-                condition=Q(state__in=ScrollState.values), name="scroll_state_known"
-            ),
+            models.CheckConstraint(condition=Q(state__in=ScrollState.values), name="scroll_state_known"),
             models.CheckConstraint(
                 condition=Q(state="open") | Q(filled_at__isnull=False),
                 name="scroll_filled_has_date",

@@ -35,9 +35,7 @@ def campaigns_with_progress():
     whose every letter is written: full, or completed at their siyum) annotated."""
     return (
         Campaign.objects.annotate(
-            scrolls_completed=Count(
-                "scrolls", filter=Q(scrolls__state__in=[ScrollState.FULL, ScrollState.COMPLETED])
-            )
+            scrolls_completed=Count("scrolls", filter=Q(scrolls__state__in=[ScrollState.FULL, ScrollState.COMPLETED]))
         )
         .prefetch_related(
             Prefetch("scrolls", queryset=Scroll.objects.filter(state=ScrollState.OPEN), to_attr="open_scrolls")
@@ -177,9 +175,7 @@ def scroll_position_describe(*, campaign_slug: str, scroll_number: int, position
     """What is written at a position of a scroll, or None when there is no such position (or
     no text is loaded for the scroll). Never says who holds it."""
     scroll = (
-        Scroll.objects.select_related("campaign")
-        .filter(campaign__slug=campaign_slug, number=scroll_number)
-        .first()
+        Scroll.objects.select_related("campaign").filter(campaign__slug=campaign_slug, number=scroll_number).first()
     )
     if scroll is None or scroll.edition_id is None or not 1 <= position <= scroll.total_letters:
         return None

@@ -323,8 +323,17 @@ def _text_letters_insert(*, edition: TextEdition, letters: list[Letter]) -> None
     columns = ", ".join(quote(TextLetter._meta.get_field(name).column) for name in _TEXT_LETTER_FIELDS)
     rows = (
         (
-            edition.pk, position, letter.letter, letter.word, letter.letter_index, letter.book,
-            letter.book_he, letter.chapter, letter.verse, letter.parsha, letter.parsha_he,
+            edition.pk,
+            position,
+            letter.letter,
+            letter.word,
+            letter.letter_index,
+            letter.book,
+            letter.book_he,
+            letter.chapter,
+            letter.verse,
+            letter.parsha,
+            letter.parsha_he,
         )
         for position, letter in enumerate(letters, start=1)
     )

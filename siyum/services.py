@@ -38,7 +38,6 @@ from .models import Siyum, SiyumNotice
 logger = logging.getLogger(__name__)
 
 
-
 def scroll_siyum_hold(
     *,
     scroll_id: int,
@@ -151,9 +150,9 @@ def siyum_notices_send(*, siyum_id: int, limit: int) -> int | None:
             logger.info("The notices of siyum %s are being sent by another worker", siyum_id)
             return None
         batch = list(
-            SiyumNotice.objects.filter(siyum=siyum, sent_at__isnull=True).order_by("id").values_list("id", flat=True)[
-                :limit
-            ]
+            SiyumNotice.objects.filter(siyum=siyum, sent_at__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
         )
         sent = 0
         # Each address is written to in its own language, looked up for the batch at once.

@@ -132,9 +132,7 @@ def honour_cancel(request, pk):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(
-            request, _("Letter %(position)d is no longer reserved.") % {"position": reservation.position}
-        )
+        messages.success(request, _("Letter %(position)d is no longer reserved.") % {"position": reservation.position})
     return redirect("siyum:honours")
 
 

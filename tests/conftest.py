@@ -68,7 +68,9 @@ def language_of_this_test_only():
 def campaigns(db):
     """The seeded campaigns, without default honour letters, so that positions are counted from
     1 (honour letters and the siyum: tests/test_siyum.py, which seeds them with their defaults)."""
-    campaigns_seed(campaigns=[{**data, "honour_letters_first": 0, "honour_letters_last": 0} for data in DEFAULT_CAMPAIGNS])
+    campaigns_seed(
+        campaigns=[{**data, "honour_letters_first": 0, "honour_letters_last": 0} for data in DEFAULT_CAMPAIGNS]
+    )
     from scrolls.models import Campaign
 
     return {campaign.slug: campaign for campaign in Campaign.objects.all()}

@@ -269,7 +269,11 @@ def test_dashboard_totals_per_campaign(client, campaigns):
     assert response.status_code == 200
     totals = {row["campaign"].slug: row for row in response.context["totals"]["campaigns"]}
     assert {key: totals["idf"][key] for key in ("orders", "paid_orders", "names", "letters", "certificates")} == {
-        "orders": 3, "paid_orders": 2, "names": 4, "letters": 3, "certificates": 2
+        "orders": 3,
+        "paid_orders": 2,
+        "names": 4,
+        "letters": 3,
+        "certificates": 2,
     }
     assert totals["idf"]["amounts"] == [("ILS", Decimal("54.00"))]
     assert totals["sefardi"]["orders"] == 1 and totals["sefardi"]["names"] == 3

@@ -77,9 +77,7 @@ def test_order_larger_than_a_whole_scroll_fills_several(campaigns):
     order = make_order(campaign, 8)
     order_fulfil(order_id=order.pk)
     assert positions_of(order) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2)]
-    assert list(Scroll.objects.filter(campaign=campaign).values_list("state", flat=True)) == [
-        "full", "full", "open"
-    ]
+    assert list(Scroll.objects.filter(campaign=campaign).values_list("state", flat=True)) == ["full", "full", "open"]
 
 
 def test_sweeper_allocates_paid_orders_left_behind(campaigns):

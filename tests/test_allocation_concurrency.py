@@ -89,6 +89,7 @@ def test_fifty_orders_paid_at_once_across_two_campaigns(campaigns):
                 reference=f"receipt {order_id}",
                 recorded_by=User.objects.get(pk=cashier.pk),
             )
+
         return job
 
     run_at_the_same_moment([pay(order.pk) for order in orders])
@@ -137,6 +138,8 @@ def test_the_same_file_imported_by_two_workers_at_once_is_imported_once(campaign
         status=ImportStatus.IMPORTING, payment_method=ImportPayment.OFFLINE, payment_reference="r"
     )
     results = {}
-    run_at_the_same_moment([lambda pk=name_import.pk: results.update({pk: name_import_run(import_id=pk)}) for name_import in imports])
+    run_at_the_same_moment(
+        [lambda pk=name_import.pk: results.update({pk: name_import_run(import_id=pk)}) for name_import in imports]
+    )
     assert sorted(result.status for result in results.values()) == [ImportStatus.IMPORTED, ImportStatus.REFUSED]
     assert Name.objects.count() == 3000 and Letter.objects.count() == 3000

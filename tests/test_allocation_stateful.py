@@ -268,10 +268,13 @@ class Allocation(RuleBasedStateMachine):
     @invariant()
     def each_position_once_and_within_its_scroll(self):
         assert rows("SELECT scroll_id, position FROM allocation_letter GROUP BY 1, 2 HAVING count(*) > 1") == []
-        assert rows(
-            "SELECT l.id FROM allocation_letter l JOIN scrolls_scroll s ON s.id = l.scroll_id"
-            " WHERE l.position < 1 OR l.position > s.total_letters"
-        ) == []
+        assert (
+            rows(
+                "SELECT l.id FROM allocation_letter l JOIN scrolls_scroll s ON s.id = l.scroll_id"
+                " WHERE l.position < 1 OR l.position > s.total_letters"
+            )
+            == []
+        )
 
     @invariant()
     def scrolls_fill_along_their_order_with_holes_only_at_honour_letters(self):
@@ -301,11 +304,14 @@ class Allocation(RuleBasedStateMachine):
 
     @invariant()
     def one_open_scroll_per_campaign(self):
-        assert rows(
-            "SELECT c.slug, count(s.id) FROM scrolls_campaign c"
-            " LEFT JOIN scrolls_scroll s ON s.campaign_id = c.id AND s.state = 'open' GROUP BY c.slug"
-            " HAVING count(s.id) <> 1"
-        ) == []
+        assert (
+            rows(
+                "SELECT c.slug, count(s.id) FROM scrolls_campaign c"
+                " LEFT JOIN scrolls_scroll s ON s.campaign_id = c.id AND s.state = 'open' GROUP BY c.slug"
+                " HAVING count(s.id) <> 1"
+            )
+            == []
+        )
 
     @invariant()
     def every_paid_or_refunded_order_has_one_letter_per_name_and_no_other_has_any(self):

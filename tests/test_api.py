@@ -14,7 +14,9 @@ def order_payload(campaign="idf", names=None, **extra):
     payload = {
         "campaign": campaign,
         "buyer": {"name": "Rivka Cohen", "email": "rivka@example.org", "phone": "+972-50-000-0000"},
-        "names": names if names is not None else [
+        "names": names
+        if names is not None
+        else [
             {
                 "hebrew_name": "מנחם מענדל",
                 "parent_hebrew_name": "מחלה רבקה",
@@ -37,7 +39,13 @@ def test_campaign_list_is_public_and_shows_the_open_scroll(campaigns):
     assert response.status_code == 200
     by_slug = {item["slug"]: item for item in response.json()}
     assert set(by_slug) == {
-        "tomchei-temimim", "beis-rivkah", "sefardi", "idf", "russian-jewry", "children", "world-of-truth"
+        "tomchei-temimim",
+        "beis-rivkah",
+        "sefardi",
+        "idf",
+        "russian-jewry",
+        "children",
+        "world-of-truth",
     }
     idf = by_slug["idf"]
     assert idf["custom"] == "ashkenaz" and idf["currency"] == "ILS" and idf["price"] == "18.00"

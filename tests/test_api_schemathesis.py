@@ -67,6 +67,4 @@ schema = _schema()
 )
 def test_the_api_answers_every_generated_request_without_a_server_error(case, fuzzing_token):
     response = case.call(headers={"Authorization": f"Token {fuzzing_token}"})
-    case.validate_response(
-        response, checks=[not_a_server_error, content_type_conformance, response_schema_conformance]
-    )
+    case.validate_response(response, checks=[not_a_server_error, content_type_conformance, response_schema_conformance])

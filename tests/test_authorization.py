@@ -71,19 +71,25 @@ TABLE = {
     "registrations:import-detail": ("/shliach/imports/{import}/", OWNED),
     "registrations:import-status": ("/shliach/imports/{import}/status/", OWNED),
     "registrations:grid": ("/shliach/grid/idf/", SHLUCHIM),
-    "registrations:grid-draft": ("/shliach/grid/idf/draft/", answers(403, anon=401, buyer=401, shliach=200,
-                                                                       other_shliach=200, staff=200)),
+    "registrations:grid-draft": (
+        "/shliach/grid/idf/draft/",
+        answers(403, anon=401, buyer=401, shliach=200, other_shliach=200, staff=200),
+    ),
     "registrations:grid-submit": ("/shliach/grid/idf/submit/", answers(405, anon=SIGN_IN, buyer=SIGN_IN)),
-    "reports:index": ("/reports/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, hanhala_other=302, hanhala=302,
-                                           staff=302)),  # to the first campaign's report
+    "reports:index": (
+        "/reports/",
+        answers(403, anon=SIGN_IN, buyer=SIGN_IN, hanhala_other=302, hanhala=302, staff=302),
+    ),  # to the first campaign's report
     "reports:dashboard": ("/reports/idf/", REPORTS),
     "reports:pdf": ("/reports/idf/week-ending-{week}.pdf", REPORTS),
     "reports:csv": ("/reports/idf/week-ending-{week}.csv", REPORTS),
     "siyum:honours": ("/staff/honours/", STAFF_ONLY),
     "siyum:honour-give": ("/staff/honours/{reservation}/give/", STAFF_ONLY),
     "siyum:honour-edit": ("/staff/honours/{reservation}/edit/", STAFF_ONLY),
-    "siyum:honour-cancel": ("/staff/honours/{reservation}/cancel/", answers(403, anon=SIGN_IN, buyer=SIGN_IN,
-                                                                             staff=405)),
+    "siyum:honour-cancel": (
+        "/staff/honours/{reservation}/cancel/",
+        answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405),
+    ),
     "siyum:list": ("/staff/siyum/", STAFF_ONLY),
     "siyum:hold": ("/staff/siyum/{scroll}/", STAFF_ONLY),
     "campaign-detail": ("/campaigns/idf/", PUBLIC),

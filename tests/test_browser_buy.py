@@ -5,7 +5,6 @@ import pytest
 from allocation.models import Letter
 
 
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 

@@ -99,7 +99,17 @@ def test_give_more_below_the_suggested_price_is_refused(client, campaigns):
 
 
 def test_demo_payment_success_shows_the_letters(client, campaigns, demo):
-    response = client.post("/buy/idf/", buy_form(**{"names-1-hebrew_name": "שרה", "names-1-gender": "f", "names-1-parent_hebrew_name": "רבקה", "amount": "40.00"}))
+    response = client.post(
+        "/buy/idf/",
+        buy_form(
+            **{
+                "names-1-hebrew_name": "שרה",
+                "names-1-gender": "f",
+                "names-1-parent_hebrew_name": "רבקה",
+                "amount": "40.00",
+            }
+        ),
+    )
     order = Order.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/orders/{order.token}/pay/"
     assert (order.amount, order.currency, order.names.count()) == (40, "ILS", 2)

@@ -37,7 +37,10 @@ def refusal(campaigns, **overrides):
 def test_the_seeded_campaigns_carry_their_rules(campaigns):
     children, truth = campaigns["children"], campaigns["world-of-truth"]
     assert (children.allocation_mode, children.discloses_parsha_only, str(children.price), children.currency) == (
-        "lottery", True, "1.00", "USD"
+        "lottery",
+        True,
+        "1.00",
+        "USD",
     )
     assert (children.boys_under_age, children.girls_under_age, children.requires_date_of_birth) == (13, 12, True)
     assert (truth.for_the_departed, truth.parent_is_father, str(truth.price)) == (True, True, "18.00")

@@ -271,7 +271,10 @@ def test_a_webhook_whose_connection_dropped_mid_payment_is_completed_by_stripes_
                 cursor.execute("SELECT pg_backend_pid()")
                 outcome["pid"] = cursor.fetchone()[0]
             outcome["response"] = Client(raise_request_exception=False).post(
-                "/payments/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+                "/payments/stripe/webhook/",
+                payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(payload),
             )
         finally:
             connections.close_all()
@@ -304,9 +307,14 @@ def test_a_webhook_whose_connection_dropped_mid_payment_is_completed_by_stripes_
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID and len(letters_of(order)) == 2
     assert StripeEvent.objects.get(event_id="evt_dropped").processed_at is not None
-    assert Client().post(
-        "/payments/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
-    ).content == b"duplicate"
+    assert (
+        Client()
+        .post(
+            "/payments/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+        )
+        .content
+        == b"duplicate"
+    )
     assert len(letters_of(order)) == 2
 
 

@@ -18,10 +18,22 @@ from registrations.models import NameDraft, NameImport
 from .conftest import make_user
 
 ROWS = [
-    {"hebrew_name": "מנחם מענדל", "gender": "m", "parent_hebrew_name": "חיה מושקא", "city": "Brooklyn", "country": "US"},
+    {
+        "hebrew_name": "מנחם מענדל",
+        "gender": "m",
+        "parent_hebrew_name": "חיה מושקא",
+        "city": "Brooklyn",
+        "country": "US",
+    },
     {"hebrew_name": "שרה רבקה", "gender": "f", "parent_hebrew_name": "יוסף", "deceased": "yes"},
     {"gender": "m"},  # an empty row: skipped when imported
-    {"hebrew_name": "לוי יצחק", "gender": "m", "parent_hebrew_name": "חנה", "english_name": "Levi", "family_name": "Katz"},
+    {
+        "hebrew_name": "לוי יצחק",
+        "gender": "m",
+        "parent_hebrew_name": "חנה",
+        "english_name": "Levi",
+        "family_name": "Katz",
+    },
 ]
 
 

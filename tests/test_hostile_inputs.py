@@ -162,24 +162,24 @@ def test_the_api_answers_hostile_fields_with_400_naming_the_field_or_201(campaig
 
 
 MALFORMED_ORDERS = [
-        {**api_order(), "amount": "9" * 400},
-        {**api_order(), "amount": "-5"},
-        {**api_order(), "amount": "NaN"},
-        {**api_order(), "amount": "Infinity"},
-        {**api_order(), "campaign": SCRIPT},
-        {**api_order(), "campaign": ["idf"]},
-        {**api_order(), "names": "משה"},
-        {**api_order(), "names": [None]},
-        {**api_order(), "names": [[]]},
-        {**api_order(), "buyer": {"name": "x" * 10_000, "email": SCRIPT}},
-        {**api_order(), "buyer": "Rivka"},
-        {**api_order(), "payment": {"method": SCRIPT}},
-        {**api_order(), "payment": {"method": "offline", "reference": "x\x00y"}},
-        {**api_order(), "payment": None},
-        [api_order()],
-        "not an object",
-        None,
-    ]
+    {**api_order(), "amount": "9" * 400},
+    {**api_order(), "amount": "-5"},
+    {**api_order(), "amount": "NaN"},
+    {**api_order(), "amount": "Infinity"},
+    {**api_order(), "campaign": SCRIPT},
+    {**api_order(), "campaign": ["idf"]},
+    {**api_order(), "names": "משה"},
+    {**api_order(), "names": [None]},
+    {**api_order(), "names": [[]]},
+    {**api_order(), "buyer": {"name": "x" * 10_000, "email": SCRIPT}},
+    {**api_order(), "buyer": "Rivka"},
+    {**api_order(), "payment": {"method": SCRIPT}},
+    {**api_order(), "payment": {"method": "offline", "reference": "x\x00y"}},
+    {**api_order(), "payment": None},
+    [api_order()],
+    "not an object",
+    None,
+]
 
 
 def test_the_api_refuses_malformed_orders(campaigns, shliach, no_limits):
@@ -191,15 +191,18 @@ def test_the_api_refuses_malformed_orders(campaigns, shliach, no_limits):
 
 
 UNREADABLE_BODIES = [
-        (b'{"campaign": "idf", "names": [', "application/json"),
-        (b"\xff\xfe\x00garbage", "application/json"),
-        (b'{"campaign": "idf", "names": [{"hebrew_name": "\\ud800", "parent_hebrew_name": "\\udfff", "gender": "m"}],'
-         b' "payment": {"method": "offline", "reference": "\\ud800"}}', "application/json"),
-        (b'{"campaign": "idf\\u0000", "names": [], "payment": {"method": "offline"}}', "application/json"),
-        (b"campaign=idf&names=1", "application/x-www-form-urlencoded"),
-        (b"<xml/>", "application/xml"),
-        (b'{"names": ' + b"[" * 100_000, "application/json"),
-    ]
+    (b'{"campaign": "idf", "names": [', "application/json"),
+    (b"\xff\xfe\x00garbage", "application/json"),
+    (
+        b'{"campaign": "idf", "names": [{"hebrew_name": "\\ud800", "parent_hebrew_name": "\\udfff", "gender": "m"}],'
+        b' "payment": {"method": "offline", "reference": "\\ud800"}}',
+        "application/json",
+    ),
+    (b'{"campaign": "idf\\u0000", "names": [], "payment": {"method": "offline"}}', "application/json"),
+    (b"campaign=idf&names=1", "application/x-www-form-urlencoded"),
+    (b"<xml/>", "application/xml"),
+    (b'{"names": ' + b"[" * 100_000, "application/json"),
+]
 
 
 def test_the_api_refuses_bodies_it_cannot_read(campaigns, shliach, no_limits):
@@ -251,7 +254,10 @@ def zip_of_junk():
 
 
 MALFORMED_FILES = [
-    ("unbalanced.csv", b'hebrew_name,parent_hebrew_name,gender\n"\xd7\xa9\xd7\xa8\xd7\x94,\xd7\x9c\xd7\x90\xd7\x94,f\n'),
+    (
+        "unbalanced.csv",
+        b'hebrew_name,parent_hebrew_name,gender\n"\xd7\xa9\xd7\xa8\xd7\x94,\xd7\x9c\xd7\x90\xd7\x94,f\n',
+    ),
     ("garbage.csv", bytes(range(256)) * 40),
     ("utf16.csv", "hebrew_name,parent_hebrew_name,gender\nשרה,לאה,f\n".encode("utf-16")),
     ("latin1.csv", "hebrew_name,parent_hebrew_name,gender\nJosé,María,f\n".encode("latin-1")),

@@ -107,8 +107,11 @@ def fresh_catalogues(tmp_path_factory):
     ignore = makemessages_ignore()
     work = tmp_path_factory.mktemp("messages")
     for child in ROOT.iterdir():
-        if child.is_dir() and child.name not in ignore and not child.name.startswith(".") and not any(
-            Path(child.name).match(pattern) for pattern in ignore
+        if (
+            child.is_dir()
+            and child.name not in ignore
+            and not child.name.startswith(".")
+            and not any(Path(child.name).match(pattern) for pattern in ignore)
         ):
             shutil.copytree(child, work / child.name, ignore=shutil.ignore_patterns("__pycache__"))
     # An empty locale/: every entry found is one the code has now, none carried over.
@@ -261,9 +264,7 @@ def untranslated_text(source: str) -> list[str]:
     parser.feed(source)
     parser.close()
     return [
-        " ".join(text.split())
-        for text in parser.found
-        if any(word not in ALLOWED_WORDS for word in WORD.findall(text))
+        " ".join(text.split()) for text in parser.found if any(word not in ALLOWED_WORDS for word in WORD.findall(text))
     ]
 
 
@@ -276,13 +277,16 @@ def test_the_scanner_finds_text_that_is_not_marked():
 
 
 def test_the_scanner_passes_what_is_marked_or_not_text():
-    assert untranslated_text(
-        "{% load i18n %}<h1 title=\"{% translate 'Title' %}\">{% translate 'Buy a letter' %}</h1>"
-        "{% blocktranslate with n=1 %}Scroll {{ n }}{% endblocktranslate %}"
-        "<script>const label = 'not text';</script><style>p { color: red; }</style>"
-        "{% comment %}A note{% endcomment %}{# another #}<!-- and another -->"
-        '<span lang="he">ספר תורה</span> {{ campaign.name }} UnitySefer · 304,805'
-    ) == []
+    assert (
+        untranslated_text(
+            "{% load i18n %}<h1 title=\"{% translate 'Title' %}\">{% translate 'Buy a letter' %}</h1>"
+            "{% blocktranslate with n=1 %}Scroll {{ n }}{% endblocktranslate %}"
+            "<script>const label = 'not text';</script><style>p { color: red; }</style>"
+            "{% comment %}A note{% endcomment %}{# another #}<!-- and another -->"
+            '<span lang="he">ספר תורה</span> {{ campaign.name }} UnitySefer · 304,805'
+        )
+        == []
+    )
 
 
 def test_every_template_string_is_marked_for_translation():
@@ -371,7 +375,7 @@ def test_hebrew_pages_are_in_hebrew_with_latin_kept_left_to_right(client, campai
         assert page.index(idf.name) < page.index(idf.name_he), path
     client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "ru"
     buy = client.get("/buy/idf/").content.decode()
-    assert "Предлагаемая цена: <bdi dir=\"ltr\">18,00 ILS</bdi>" in buy
+    assert 'Предлагаемая цена: <bdi dir="ltr">18,00 ILS</bdi>' in buy
     assert "Еврейское имя матери" in buy
 
 

@@ -32,7 +32,9 @@ def rows(count, start=0):
         yield [
             FIRST_NAMES[index % len(FIRST_NAMES)],
             PARENTS[index % len(PARENTS)],
-            "m" if FIRST_NAMES[index % len(FIRST_NAMES)] in ("מנחם מענדל", "יוסף יצחק", "לוי יצחק", "שניאור זלמן") else "f",
+            "m"
+            if FIRST_NAMES[index % len(FIRST_NAMES)] in ("מנחם מענדל", "יוסף יצחק", "לוי יצחק", "שניאור זלמן")
+            else "f",
             f"Person {index}",
             f"Family{index}",
             "no",

@@ -136,10 +136,7 @@ def test_a_lottery_scroll_filled_by_concurrent_orders_holds_every_position_once(
     cashier = make_user("cashier", permissions=["payments.record_offline_payment"])
     sizes = [rng.randint(5, 25) for _ in range(40)]
     assert sum(sizes) > 500, "the orders should overflow the scroll"
-    orders = [
-        make_order(children, names=[child_name_data(i) for i in range(size)])
-        for size in sizes
-    ]
+    orders = [make_order(children, names=[child_name_data(i) for i in range(size)]) for size in sizes]
 
     def pay(order_id):
         def job():

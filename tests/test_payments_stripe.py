@@ -76,9 +76,7 @@ def test_a_duplicate_delivery_changes_nothing_more(stripe_server, campaigns, cli
     assert wait_until(event_processed(payment.reference))
     event = StripeEvent.objects.get(payment_intent_id=payment.reference, type="payment_intent.succeeded")
     intent = stripe_server.v1.payment_intents.retrieve(payment.reference).to_dict()
-    payload = json.dumps(
-        {"id": event.event_id, "type": event.type, "data": {"object": intent}}
-    ).encode()
+    payload = json.dumps({"id": event.event_id, "type": event.type, "data": {"object": intent}}).encode()
     for _ in range(2):
         response = client.post(
             "/payments/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)

@@ -37,8 +37,13 @@ def production_environment(**overrides):
     }
     # Every secure default follows DEBUG: none of them is set here.
     # (Nor the test run's own: the browser tests allow the ORM in their event loop.)
-    for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE",
-                 "DJANGO_ALLOW_ASYNC_UNSAFE"):
+    for name in (
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "DJANGO_SETTINGS_MODULE",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    ):
         env.pop(name, None)
     env.update(overrides)
     return env
@@ -200,7 +205,12 @@ def test_the_browser_enforces_the_policy_and_reports_what_it_refuses(page, live_
 
 @pytest.mark.django_db(transaction=True)
 def test_the_pay_page_loads_a_stripe_compatible_server_within_the_policy(
-    page, live_server, stripe_server, localstripe_url, campaigns, settings  # noqa: F811
+    page,
+    live_server,
+    stripe_server,
+    localstripe_url,
+    campaigns,
+    settings,  # noqa: F811
 ):
     settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
     order = make_order(campaigns["idf"], 1)

@@ -52,8 +52,7 @@ def test_every_scheduled_task_exists_and_every_sweeper_is_scheduled():
 def test_the_wsgi_application_loads_every_view_while_the_worker_starts():
     # Else the first request each gunicorn worker serves imports them all, WeasyPrint included.
     script = (
-        "import sys; import unitysefer.wsgi; "
-        "print('certificates.views' in sys.modules, 'weasyprint' in sys.modules)"
+        "import sys; import unitysefer.wsgi; print('certificates.views' in sys.modules, 'weasyprint' in sys.modules)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "unitysefer.settings"}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -604,9 +604,7 @@ def test_a_bulk_import_paid_offline_names_the_shliach_in_the_history_of_its_orde
     assert made.history.get().history_user == trusted_shliach
 
 
-def test_a_name_holding_a_letter_is_corrected_with_a_history_and_never_moves_to_another_order(
-    client, honour_campaigns
-):
+def test_a_name_holding_a_letter_is_corrected_with_a_history_and_never_moves_to_another_order(client, honour_campaigns):
     campaign = honour_campaigns["idf"]
     order, other = fill(campaign, 1), make_order(campaign, 1)
     name = order.names.get()
@@ -652,7 +650,9 @@ def test_a_whole_real_scroll_filled_by_bulk_import_with_honours_spills_into_the_
     writer.writerow(["hebrew_name", "parent_hebrew_name", "gender", "family_name", "city", "country"])
     for index in range(count):
         boy = index % 2
-        writer.writerow(["מנחם מענדל" if boy else "חיה מושקא", "רבקה", "m" if boy else "f", f"F{index}", "Brooklyn", "US"])
+        writer.writerow(
+            ["מנחם מענדל" if boy else "חיה מושקא", "רבקה", "m" if boy else "f", f"F{index}", "Brooklyn", "US"]
+        )
     started = time.perf_counter()
     name_import = name_import_create(
         user=staff_user, campaign=campaign, source_name="scroll.csv", content=text.getvalue().encode(),
@@ -680,7 +680,9 @@ def test_a_whole_real_scroll_filled_by_bulk_import_with_honours_spills_into_the_
     assert scroll.state == ScrollState.COMPLETED and scroll.letters_allocated == MAM_TOTAL
     assert SiyumNotice.objects.filter(siyum=siyum).count() == 5  # the shliach and four honourees
     with capsys.disabled():
-        print(f"\n{count:,} names imported into a whole scroll (its honour letters kept) and the next in {seconds:.1f} s")
+        print(
+            f"\n{count:,} names imported into a whole scroll (its honour letters kept) and the next in {seconds:.1f} s"
+        )
 
 
 # --- Under concurrency -----------------------------------------------------------------------

@@ -147,9 +147,7 @@ def test_the_last_position_is_the_lamed_of_yisrael(campaigns, default_edition):
 def test_first_letter_of_a_parsha_through_the_api(
     campaigns, default_edition, parsha, parsha_he, book, chapter, verse, word, letter
 ):
-    first = (
-        TextLetter.objects.filter(edition=default_edition, parsha=parsha).order_by("position").first().position
-    )
+    first = TextLetter.objects.filter(edition=default_edition, parsha=parsha).order_by("position").first().position
     answer = APIClient().get(position_url("sefardi", first)).json()
     assert answer == {
         "position": first,
@@ -157,8 +155,13 @@ def test_first_letter_of_a_parsha_through_the_api(
         "letter": letter,
         "word": word,
         "book": book,
-        "book_he": {"Genesis": "בראשית", "Exodus": "שמות", "Leviticus": "ויקרא", "Numbers": "במדבר",
-                    "Deuteronomy": "דברים"}[book],
+        "book_he": {
+            "Genesis": "בראשית",
+            "Exodus": "שמות",
+            "Leviticus": "ויקרא",
+            "Numbers": "במדבר",
+            "Deuteronomy": "דברים",
+        }[book],
         "chapter": chapter,
         "verse": verse,
         "parsha": parsha,
@@ -233,7 +236,9 @@ def test_order_letters_describe_gives_each_name_its_letter(campaigns, default_ed
         "parsha_he": "בראשית",
     }
     assert [(item["letter"]["position"], item["letter"]["letter"]) for item in described] == [
-        (1, "ב"), (2, "ר"), (3, "א")
+        (1, "ב"),
+        (2, "ר"),
+        (3, "א"),
     ]
 
 
@@ -266,7 +271,11 @@ def test_api_order_detail_carries_the_letter(campaigns, default_edition, trusted
     letter = body["names"][0]["letter"]
     assert (letter["scroll_number"], letter["position"]) == (1, 1)
     assert (letter["letter"], letter["word"], letter["book"], letter["chapter"], letter["verse"]) == (
-        "ב", "בראשית", "Genesis", 1, 1
+        "ב",
+        "בראשית",
+        "Genesis",
+        1,
+        1,
     )
     assert token_client(trusted_shliach).get(f"/api/v1/orders/{body['id']}/").json()["names"] == body["names"]
 
