@@ -83,7 +83,6 @@ def prepare(args):
     """Create the database and fill it; print what is in it as JSON."""
     from django.contrib.auth.models import User
     from django.db import connection
-
     from django.utils import timezone
 
     from scrolls.models import DEFAULT_TOTAL_LETTERS, Campaign, Scroll, ScrollState

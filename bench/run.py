@@ -95,7 +95,7 @@ NOTES = """Reading the figures:
 
 
 def docs_write(text, failed):
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = "\n".join(f"- {key}: {value}" for key, value in machine().items())
     (ROOT / "docs" / "benchmarks.md").write_text(
         "# Benchmarks\n\n"

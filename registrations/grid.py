@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from scrolls.models import Campaign
 
 from .grid_selectors import name_draft_get
-from .selectors import user_may_register_names
 from .grid_services import GRID_MAX_ROWS, GRID_MAX_VALUE_LENGTH, name_draft_import, name_draft_save
+from .selectors import user_may_register_names
 
 # Enough for GRID_MAX_ROWS full rows of Hebrew as JSON (two bytes a letter); Django's own
 # DATA_UPLOAD_MAX_MEMORY_SIZE would refuse a large grid without a message we can show.

@@ -2,7 +2,6 @@
 "PORT n" once it listens. Its pickle file in /tmp is disabled so runs never share state."""
 
 import socket
-import sys
 
 from aiohttp import web
 from localstripe import resources

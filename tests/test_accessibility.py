@@ -126,7 +126,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     for user, paths in visits.items():
         context = _context(browser, live_server, language, user)
         page = context.new_page()
-        page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+        page.on(
+            "console",
+            lambda message, refused=refused: "Content Security Policy" in message.text and refused.append(message.text),
+        )
         page.add_init_script(REPORT_CSP_VIOLATIONS)
         for path in paths:
             response = page.goto(f"{live_server.url}{path}")

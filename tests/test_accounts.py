@@ -309,7 +309,7 @@ def test_dashboard_queries_do_not_grow_with_orders_and_the_list_is_paginated(cli
 
     client.get("/shliach/")  # the first request of a session settles its language cookie
     few = queries()
-    for index in range(3):
+    for _ in range(3):
         registered(campaigns["idf"], levi, 2)
         registered(campaigns["sefardi"], levi, 1, paid=False)
     assert queries() == few

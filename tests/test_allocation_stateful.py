@@ -14,7 +14,9 @@ import types
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from hypothesis import HealthCheck, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 import scrolls.services

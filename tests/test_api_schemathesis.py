@@ -6,8 +6,8 @@ too (without it they would answer 503 on purpose)."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from .conftest import make_user
 from .stripe_helpers import localstripe_url  # noqa: F401 (a fixture: the Stripe-compatible server)

@@ -4,7 +4,6 @@ import pytest
 
 from allocation.models import Letter
 
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 

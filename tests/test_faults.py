@@ -408,10 +408,10 @@ def own_redis(tmp_path, settings):
 def test_a_purchase_while_redis_is_down_is_paid_and_completed_once_when_it_returns(
     campaigns, own_redis, settings, mailoutbox
 ):
-    from unitysefer.celery import app
     from allocation.tasks import allocate_paid_orders
     from certificates.models import Certificate, OrderCertificates
     from certificates.tasks import issue_missing_certificates
+    from unitysefer.celery import app
 
     from .test_buy_pages import buy_form
 

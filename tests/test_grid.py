@@ -6,14 +6,13 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from registrations.grid_services import GRID_FIELDS, grid_rows_csv
 from registrations.models import NameDraft, NameImport
-
 
 from .conftest import make_user
 
