@@ -1,6 +1,6 @@
 from django.urls import path
 
-from unitysefer.security import password_reset_rate_limited, sign_in_rate_limited
+from core.security import password_reset_rate_limited, sign_in_rate_limited
 
 from . import views
 
@@ -14,6 +14,4 @@ urlpatterns = [
     path("accounts/reset/<uidb64>/<token>/", views.password_reset_confirm, name="password_reset_confirm"),
     path("accounts/reset/done/", views.password_reset_complete, name="password_reset_complete"),
     path("r/<str:code>/", views.referral, name="referral"),
-    # /shliach/ itself; the pages under it (import, grid) are registrations'.
-    path("shliach/", views.dashboard, name="dashboard"),
 ]

@@ -1,17 +1,12 @@
-import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
-
-from scrolls.selectors import campaign_list_active
 
 from .forms import SignInForm
 from .selectors import (
@@ -20,11 +15,9 @@ from .selectors import (
     REFERRAL_COOKIE_SALT,
     REFERRAL_SESSION_KEY,
     referrer_by_code,
-    shliach_campaign_totals,
-    shliach_orders_page,
     user_is_shliach,
 )
-from .services import profile_for, profile_language_set
+from .services import profile_language_set
 
 
 class SignInView(auth_views.LoginView):
@@ -93,38 +86,6 @@ def referral(request, code):
             samesite="Lax",
         )
     return response
-
-
-def _referral_url(code, next_path=None):
-    url = settings.SITE_URL + reverse("accounts:referral", kwargs={"code": code})
-    return f"{url}?next={next_path}" if next_path else url
-
-
-@login_required
-def dashboard(request):
-    if not user_is_shliach(user=request.user):
-        raise PermissionDenied
-    code = profile_for(user=request.user).referral_code
-    referral_url = _referral_url(code)
-    campaigns = [
-        {
-            "campaign": campaign,
-            "referral_url": _referral_url(code, reverse("order-buy", kwargs={"slug": campaign.slug})),
-            # The data-entry grid (registrations); linked by path.
-            "grid_path": f"/shliach/grid/{campaign.slug}/",
-        }
-        for campaign in campaign_list_active().order_by("name")
-    ]
-    context = {
-        "totals": shliach_campaign_totals(user=request.user),
-        "page": shliach_orders_page(user=request.user, number=request.GET.get("page")),
-        "referral_url": referral_url,
-        # Drawn here, never fetched from a QR service: the link stays between us and the shliach.
-        "referral_qr": segno.make(referral_url, error="m").svg_data_uri(scale=5, border=2),
-        "campaigns": campaigns,
-        "import_path": "/shliach/import/",
-    }
-    return render(request, "accounts/dashboard.html", context)
 
 
 def language_set(request):

@@ -23,6 +23,23 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+# The order's lifecycle, as data: from each status, the statuses it may move to. Money that arrives
+# for a cancelled (expired) order is honoured; a refund keeps the letters. Nothing else moves.
+# allocation.services.lifecycle.order_transition is the one place that moves an order, and a
+# PostgreSQL trigger refuses any other move (allocation/migrations/0012_order_guard_trigger.py).
+ORDER_TRANSITIONS = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.CANCELLED: frozenset({OrderStatus.PAID}),
+    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+
+class OrderCancellation(models.TextChoices):
+    EXPIRED = "expired", _("Expired unpaid")
+    STAFF = "staff", _("Cancelled by staff")
+
+
 class OrderChannel(models.TextChoices):
     ONLINE = "online", _("Online")
     SHLIACH = "shliach", _("Shliach")
@@ -62,6 +79,11 @@ class Order(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True, db_index=True)
+    # When it was cancelled, and why; kept if money arrives later and the order is paid after all.
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    cancellation = models.CharField(
+        _("cancellation"), max_length=16, choices=OrderCancellation.choices, blank=True, default=""
+    )
     # Set once every name of the order holds a letter; the sweeper looks for paid orders without it.
     allocated_at = models.DateTimeField(_("letters allocated"), null=True, blank=True)
     # The email with the link to the buyer's letters is sent once; this records that it was.
@@ -84,6 +106,10 @@ class Order(models.Model):
                 name="order_paid_has_date",
             ),
             models.CheckConstraint(
+                condition=~Q(status="cancelled") | (Q(cancelled_at__isnull=False) & ~Q(cancellation="")),
+                name="order_cancelled_has_date_and_reason",
+            ),
+            models.CheckConstraint(
                 condition=~Q(buyer_email="") | Q(created_by__isnull=False),
                 name="order_has_buyer_or_account",
             ),
@@ -96,6 +122,11 @@ class Order(models.Model):
     @property
     def is_paid(self):
         return self.status == OrderStatus.PAID
+
+    @property
+    def is_expired(self):
+        """Cancelled because nobody paid in time (PENDING_ORDER_TTL_MINUTES)."""
+        return self.status == OrderStatus.CANCELLED and self.cancellation == OrderCancellation.EXPIRED
 
 
 class Gender(models.TextChoices):

@@ -1,8 +1,6 @@
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 
 from . import services
 
@@ -30,27 +28,7 @@ def allocate_paid_orders():
         send_order_confirmation.delay(order_id)
 
 
-def order_letters_allocated_enqueue(*, order_id):
-    """What follows an allocation, queued once the allocating transaction commits."""
-    from certificates.tasks import issue_order_certificates  # certificates builds on allocation
-
-    enqueue_on_commit(send_order_confirmation, order_id)
-    if settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED:
-        enqueue_on_commit(issue_order_certificates, order_id)
-
-
-def order_allocate_enqueue(*, order_id):
-    enqueue_on_commit(allocate_order, order_id)
-
-
-def enqueue_on_commit(task, *args):
-    """Queue a task once the current transaction commits. If the broker is down the sweeper
-    still finds the work, so a failure to enqueue is logged, not raised."""
-
-    def send():
-        try:
-            task.delay(*args)
-        except Exception:
-            logger.exception("Could not enqueue %s%s", task.name, args)
-
-    transaction.on_commit(send)
+@shared_task
+def expire_pending_orders():
+    """Periodic: cancel the orders nobody paid within PENDING_ORDER_TTL_MINUTES."""
+    services.orders_expire_pending()

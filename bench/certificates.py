@@ -46,14 +46,14 @@ def cpu_seconds():
 
 
 def allocated_order(campaign, count):
-    from allocation.services import Buyer, order_allocate, order_create, order_mark_paid
+    from allocation.services import Buyer, order_allocate, order_mark_paid, order_place
 
     names = [
         {"hebrew_name": "מנחם מענדל", "parent_hebrew_name": "חיה מושקא", "gender": "m" if i % 2 else "f",
          "english_name": f"Person {i}", "city": "Brooklyn", "country": "US"}
         for i in range(count)
     ]  # fmt: skip
-    order = order_create(campaign=campaign, names=names, buyer=Buyer(name="Bench", email="bench@example.org"))
+    order = order_place(campaign=campaign, names=names, buyer=Buyer(name="Bench", email="bench@example.org"))
     order_mark_paid(order_id=order.pk)
     order_allocate(order_id=order.pk)
     return order

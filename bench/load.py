@@ -373,7 +373,7 @@ def capture(args):
     from django.db import connection, transaction
 
     from allocation.models import Order
-    from allocation.services import Buyer, order_create
+    from allocation.services import Buyer, order_place
     from payments.services import payment_demo_complete, payment_record_offline, payment_start_card
     from scrolls.models import Campaign
 
@@ -388,12 +388,12 @@ def capture(args):
     transaction.set_autocommit(True)
     with StatementRecorder(connection) as api:
         with transaction.atomic():
-            order = order_create(campaign=api_campaign, names=[_name(rng) for _ in range(API_NAMES)], created_by=user,
+            order = order_place(campaign=api_campaign, names=[_name(rng) for _ in range(API_NAMES)], created_by=user,
                                  channel="api")  # fmt: skip
             payment = payment_record_offline(order=order, reference="load-capture", recorded_by=user)
     api_ids = _ids(order.pk, [payment.pk])
     with StatementRecorder(connection) as web:
-        order = order_create(campaign=web_campaign, names=[_name(rng)], buyer=Buyer(name="Load", email="l@example.org"))
+        order = order_place(campaign=web_campaign, names=[_name(rng)], buyer=Buyer(name="Load", email="l@example.org"))
         payment, _ = payment_start_card(order_id=order.pk)
         payment_demo_complete(payment_id=payment.pk, succeeded=True)
     web_ids = _ids(order.pk, [payment.pk])

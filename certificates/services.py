@@ -33,11 +33,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from pypdf import PdfReader
 
-from accounts.selectors import addresses_language, language_supported, order_language
+from accounts.selectors import language_supported, order_language
 from allocation.models import Name, Order
-from allocation.selectors import names_letters_describe
-from unitysefer import locks
-from unitysefer.locks import advisory_lock_try
+from allocation.selectors import addresses_language, names_letters_describe
+from core import locks
+from core.locks import advisory_lock_try
 
 from .models import Certificate, CertificateSheet, OrderCertificates, new_verification_code
 from .pdf import PdfPageWriter, PdfSource

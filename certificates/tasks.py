@@ -3,8 +3,6 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 
-from allocation.tasks import enqueue_on_commit
-
 from . import services
 
 logger = logging.getLogger(__name__)
@@ -27,12 +25,6 @@ def build_order_booklet(order_id):
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
 def redraw_certificate(name_id):
     services.certificate_redraw(name_id=name_id)
-
-
-def certificates_redraw_enqueue(*, name_ids):
-    """Draw these names' certificates again once the correction commits."""
-    for name_id in name_ids:
-        enqueue_on_commit(redraw_certificate, name_id)
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from allocation.models import Order
 from allocation.selectors import order_visible_to
-from allocation.tasks import enqueue_on_commit
-from unitysefer.security import client_ip
+from core.security import client_ip
+from core.tasks import enqueue_on_commit
 
 from .models import Certificate, OrderCertificates
 from .selectors import certificate_by_code, certificate_verify_describe, order_all_certificates_issued

@@ -5,14 +5,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
+from core.admin import HistoryReadOnlyAdminMixin, ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Payment, StripeEvent
 from .services import payment_refund
 
 
 @admin.register(Payment)
-class PaymentAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
+class PaymentAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "id",
         "order",
@@ -28,7 +28,16 @@ class PaymentAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
     search_fields = ["reference", "order__id"]
     raw_id_fields = ["order", "recorded_by"]
     readonly_fields = ["status", "flagged_reason", "created_at", "updated_at"]
+    # What the money was, where and for which order: fixed once the attempt exists (the database
+    # refuses a change too, payments/migrations/0006).
+    SETTLED_FIELDS = ["order", "provider", "amount", "currency", "reference", "recorded_by"]
     actions = ["refund"]
+
+    def has_add_permission(self, request):
+        return False  # attempts are made by the payment services (the order's approve action offline)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, *self.SETTLED_FIELDS] if obj is not None else self.readonly_fields
 
     # Payment attempts are an audit trail: never deleted.
     def has_delete_permission(self, request, obj=None):

@@ -7,4 +7,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payments")
 
     def ready(self):
-        from . import checks  # noqa: F401 (registers the deploy check)
+        from . import (
+            checks,  # noqa: F401 (registers the deploy check)
+            receivers,  # noqa: F401 (cancels the card attempts of a cancelled order)
+        )

@@ -69,6 +69,10 @@ class StripeProvider:
         received = intent.get("amount_received") or intent.get("amount")
         return ProviderStatus(status=status, amount_minor=received, currency=str(intent["currency"]).upper())
 
+    def cancel(self, *, payment: Payment) -> None:
+        """Cancel the PaymentIntent; StripeError when it can no longer be (it succeeded)."""
+        self.client.v1.payment_intents.cancel(payment.reference)
+
     def refund(self, *, payment: Payment) -> str:
         refund = self.client.v1.refunds.create(
             params={"payment_intent": payment.reference},
@@ -92,6 +96,9 @@ class DemoProvider:
 
     def status(self, *, payment: Payment) -> ProviderStatus:
         return ProviderStatus(status="pending")
+
+    def cancel(self, *, payment: Payment) -> None:
+        """Nothing to tell: the demo page refuses an attempt once it is cancelled."""
 
     def refund(self, *, payment: Payment) -> str:
         return f"demo-refund-{payment.pk}"

@@ -6,15 +6,17 @@ and out-of-order news changes nothing more.
 """
 
 import logging
+from decimal import Decimal
 
 import stripe
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.services import profile_for
 from allocation.models import Order, OrderStatus
-from allocation.services import order_allocate_or_enqueue, order_mark_paid
+from allocation.services import order_allocate_or_enqueue, order_mark_paid, order_refund_record
 
 from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent
 from .providers import (
@@ -28,6 +30,26 @@ from .providers import (
 logger = logging.getLogger(__name__)
 
 OFFLINE_PERMISSION = "payments.record_offline_payment"
+
+
+def offline_payment_check(*, user, amount: Decimal, currency: str = "") -> None:
+    """Refuse (ValidationError) an offline payment of `amount` for one order by `user`: without
+    the permission to record offline payments, or above the user's limit per order (the limit
+    is in the order's currency; none for staff, and none when the profile has no limit)."""
+    if not user.has_perm(OFFLINE_PERMISSION):
+        raise ValidationError(_("You may not record offline payments."), code="offline_not_permitted")
+    if user.is_staff:
+        return
+    limit = profile_for(user=user).offline_payment_limit
+    if limit is not None and amount > limit:
+        raise ValidationError(
+            _(
+                "This order comes to %(amount)s %(currency)s, above your limit for offline payments "
+                "(%(limit)s %(currency)s per order). Ask the office to record it."
+            )
+            % {"amount": amount, "limit": limit, "currency": currency},
+            code="offline_over_limit",
+        )
 
 
 def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Payment:
@@ -65,8 +87,10 @@ def payment_start_card(*, order_id: int) -> tuple[Payment, str]:
     provider = card_provider()
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == OrderStatus.CANCELLED:
+            raise ValidationError(_("This order has expired: start again from it to pay."), code="order_cancelled")
         if order.status != OrderStatus.PENDING:
-            raise ValidationError(_("This order is already paid."))
+            raise ValidationError(_("This order is already paid."), code="order_paid")
         payment = (
             order.payments.filter(provider=provider.name, status=PaymentStatus.CREATED, amount=order.amount)
             .order_by("-id")
@@ -155,7 +179,7 @@ def order_sync_card_payments(*, order_id: int, payment_intent: str = "") -> None
     succeed (open or failed, newest first), so a late webhook delays nothing.
 
     `payment_intent` (from the return URL, untrusted) only puts that attempt first, and only if
-    it is one of this order's own. Stops once the order is no longer pending; safe to run twice
+    it is one of this order's own. Stops once the order is paid; safe to run twice
     and alongside the webhook, since each outcome goes through payment_confirm."""
     attempts = Payment.objects.filter(
         order_id=order_id, provider=PaymentProvider.STRIPE, status__in=OPEN_STATUSES
@@ -166,7 +190,7 @@ def order_sync_card_payments(*, order_id: int, payment_intent: str = "") -> None
         if named is not None:
             ids = [named] + [pk for pk in ids if pk != named]
     for payment_id in ids:
-        if not Order.objects.filter(pk=order_id, status=OrderStatus.PENDING).exists():
+        if not Order.objects.filter(pk=order_id, status__in=(OrderStatus.PENDING, OrderStatus.CANCELLED)).exists():
             break
         try:
             payment_sync(payment_id=payment_id)
@@ -248,6 +272,35 @@ def payment_refund(*, payment_id: int, refunded_by) -> Payment:
         payment.save(update_fields=["status", "updated_at"])
         order = Order.objects.select_for_update().get(pk=payment.order_id)
         if order.status == OrderStatus.PAID and not order.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
-            order.status = OrderStatus.REFUNDED
-            order.save(update_fields=["status"])
+            order_refund_record(order_id=order.pk, by=refunded_by)
     return payment
+
+
+def order_card_payments_cancel(*, order_id: int) -> int:
+    """An order was cancelled (it expired): cancel its card attempts that could still be paid,
+    at the provider too, so the buyer is not charged for an order they gave up. An attempt the
+    provider will not cancel (it succeeded, or is processing) is asked about instead: money that
+    arrived still pays the order (payment_confirm honours a cancelled order). Returns how many
+    were cancelled. Safe to run twice."""
+    cancelled = 0
+    open_attempts = Payment.objects.filter(order_id=order_id, status__in=OPEN_STATUSES).order_by("id")
+    for payment_id in open_attempts.values_list("pk", flat=True)[:RETURN_SYNC_MAX_ATTEMPTS]:
+        payment = Payment.objects.get(pk=payment_id)
+        try:
+            provider = provider_for(payment)
+        except ImproperlyConfigured:  # a demo attempt once demo payments are off: nothing to tell
+            provider = None
+        if provider is not None and payment.reference:
+            try:
+                provider.cancel(payment=payment)
+            except stripe.StripeError as error:
+                logger.warning("Payment %s could not be cancelled at the provider (%s); asking it", payment.pk, error)
+                payment_sync(payment_id=payment.pk)
+                continue
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment_id)
+            if locked.status in OPEN_STATUSES:
+                locked.status = PaymentStatus.CANCELLED
+                locked.save(update_fields=["status", "updated_at"])
+                cancelled += 1
+    return cancelled

@@ -8,13 +8,11 @@ database. A check, or an import with any problem, rolls the whole transaction ba
 of a refused file is ever kept.
 """
 
-import io
 import logging
 import re
 from array import array
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,10 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Profile
-from accounts.services import offline_payment_check
 from allocation.models import Name, Order, OrderChannel
-from allocation.services import NAME_FIELDS, campaign_today, name_clean, order_amount_suggested
-from payments.services import payment_record_offline
+from allocation.services import campaign_today, name_clean, order_amount_suggested, order_place
+from payments.services import offline_payment_check, payment_record_offline
 
 from .models import ImportPayment, ImportStatus, NameImport
 from .readers import FileRefused, RowProblem, rows_read
@@ -38,10 +35,8 @@ logger = logging.getLogger(__name__)
 PROBLEMS_KEPT = 1000
 # Rows shown in the preview.
 PREVIEW_ROWS = 20
-# Names written per statement, and how often progress is reported.
-WRITE_BATCH = 5000
-# The columns of a name, as name_clean returns them.
-NAME_COLUMNS = NAME_FIELDS
+# How often progress is reported, in rows.
+PROGRESS_EVERY = 5000
 # What makes two rows the same person, for duplicates.
 DUPLICATE_KEY = ("hebrew_name", "parent_hebrew_name", "gender", "family_name", "date_of_birth")
 
@@ -66,60 +61,6 @@ class ImportResult:
         self.problem_count += 1
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append({"row": problem.row, "column": problem.column, "message": str(problem.message)})
-
-
-# --- Writing names ---------------------------------------------------------------------------
-
-
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-
-
-def _copy_text(value) -> str:
-    r"""A value in PostgreSQL's COPY text format (\N is NULL; backslash escapes)."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    value = str(value)
-    if _COPY_SPECIAL.search(value) is None:  # nearly always
-        return value
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-class _NameWriter:
-    """Writes an order's names in batches: COPY on PostgreSQL (the fastest way in), plain
-    bulk inserts elsewhere (SQLite under `make run`)."""
-
-    def __init__(self, order: Order):
-        self.order = order
-        self.pending = []
-        self.copy = connection.vendor == "postgresql"
-
-    def add(self, cleaned: dict):
-        self.pending.append(cleaned)
-        if len(self.pending) >= WRITE_BATCH:
-            self.flush()
-
-    def flush(self):
-        if not self.pending:
-            return
-        if self.copy:
-            buffer = io.StringIO()
-            order_id = str(self.order.pk)
-            for cleaned in self.pending:
-                buffer.write(order_id)
-                for column in NAME_COLUMNS:
-                    buffer.write("\t")
-                    buffer.write(_copy_text(cleaned[column]))
-                buffer.write("\n")
-            buffer.seek(0)
-            with connection.cursor() as cursor:
-                cursor.cursor.copy_expert(
-                    f"COPY {Name._meta.db_table} (order_id, {', '.join(NAME_COLUMNS)}) FROM STDIN", buffer
-                )
-        else:
-            Name.objects.bulk_create([Name(order=self.order, **cleaned) for cleaned in self.pending])
-        self.pending = []
 
 
 # --- Duplicates ------------------------------------------------------------------------------
@@ -190,45 +131,52 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
     # The spreadsheet row of each name written, to name it in a duplicate problem (4 bytes each).
     row_numbers = array("I")
     with transaction.atomic():
-        order = Order(
-            campaign=campaign,
-            created_by=user,
-            channel=OrderChannel.SHLIACH,
-            amount=Decimal("0"),
-            currency=campaign.currency,
-        )
-        order._history_user = user  # the import runs in a task: the audit names the shliach
-        order.save(force_insert=True)
-        writer = _NameWriter(order)
-        with name_import.file.open("rb") as raw:
-            for row in rows_read(raw):
-                result.row_count += 1
-                for problem in row.problems:
-                    result.problem_add(problem)
-                if len(result.preview) < PREVIEW_ROWS:
-                    result.preview.append({"row": row.number, **{k: _shown(v) for k, v in row.values.items()}})
-                try:
-                    cleaned = name_clean(data=row.values, campaign=campaign, today=today)
-                except ValidationError as error:
-                    flagged = {problem.column for problem in row.problems}  # said once is enough
-                    for column, messages in error.message_dict.items():
-                        for message in messages if column not in flagged else ():
-                            result.problem_add(RowProblem(row.number, column, message))
-                    continue
-                if row.problems:
-                    continue
-                writer.add(cleaned)
-                row_numbers.append(row.number)
-                if progress and result.row_count % WRITE_BATCH == 0:
-                    progress(result.row_count)
-        writer.flush()
+
+        def names_read():
+            """The rows of the file, cleaned, as they are read; each row's problems recorded."""
+            with name_import.file.open("rb") as raw:
+                for row in rows_read(raw):
+                    result.row_count += 1
+                    for problem in row.problems:
+                        result.problem_add(problem)
+                    if len(result.preview) < PREVIEW_ROWS:
+                        result.preview.append({"row": row.number, **{k: _shown(v) for k, v in row.values.items()}})
+                    try:
+                        cleaned = name_clean(data=row.values, campaign=campaign, today=today)
+                    except ValidationError as error:
+                        flagged = {problem.column for problem in row.problems}  # said once is enough
+                        for column, messages in error.message_dict.items():
+                            for message in messages if column not in flagged else ():
+                                result.problem_add(RowProblem(row.number, column, message))
+                        continue
+                    if row.problems:
+                        continue
+                    row_numbers.append(row.number)
+                    if progress and result.row_count % PROGRESS_EVERY == 0:
+                        progress(result.row_count)
+                    yield cleaned
+
+        try:
+            # The one way in for every order; it writes the names as they stream by.
+            order = order_place(
+                campaign=campaign,
+                names=names_read(),
+                names_cleaned=True,
+                created_by=user,
+                channel=OrderChannel.SHLIACH,
+            )
+        except ValidationError as error:
+            if "names" not in getattr(error, "error_dict", {}):
+                raise
+            # No row came through: the file is empty, or every row has a problem (said below).
+            order = None
         if result.row_count == 0:
             raise FileRefused(_("The file has a header but no names."))
         if not dry_run:
             # One import of this shliach at a time past this point, to the commit: two imports
             # of the same file by two workers would otherwise each miss the other's names.
             list(Profile.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
-        for index, kind, other in _duplicates_find(order=order, user=user):
+        for index, kind, other in _duplicates_find(order=order, user=user) if order is not None else ():
             if kind == "file":
                 message = _("The same name as row %(row)d.") % {"row": row_numbers[other]}
             else:
@@ -238,8 +186,6 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
             result.problems.sort(key=lambda problem: problem["row"])
             transaction.set_rollback(True)
             raise ImportRefused(result)
-        order.amount = order_amount_suggested(campaign=campaign, name_count=len(row_numbers))
-        order.save(update_fields=["amount"])
         if dry_run:
             transaction.set_rollback(True)
         else:

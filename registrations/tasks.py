@@ -4,7 +4,7 @@ from celery import Task, shared_task
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from allocation.tasks import enqueue_on_commit
+from core.tasks import enqueue_on_commit
 
 from . import services
 

@@ -1,17 +1,23 @@
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from accounts.selectors import user_is_shliach
+from accounts.services import profile_for
 from allocation.services import order_amount_suggested
+from scrolls.selectors import campaign_list_active
 
 from .forms import ConfirmForm, ImportForm
 from .models import ImportStatus, NameImport
-from .selectors import user_may_register_names
+from .selectors import shliach_campaign_totals, shliach_orders_page, user_may_register_names
 from .services import (
     name_import_confirm,
     name_import_payment_choices,
@@ -103,3 +109,35 @@ def import_status(request, pk):
             "row_count": name_import.row_count,
         }
     )
+
+
+def _referral_url(code, next_path=None):
+    url = settings.SITE_URL + reverse("accounts:referral", kwargs={"code": code})
+    return f"{url}?next={next_path}" if next_path else url
+
+
+@login_required
+def dashboard(request):
+    if not user_is_shliach(user=request.user):
+        raise PermissionDenied
+    code = profile_for(user=request.user).referral_code
+    referral_url = _referral_url(code)
+    campaigns = [
+        {
+            "campaign": campaign,
+            "referral_url": _referral_url(code, reverse("order-buy", kwargs={"slug": campaign.slug})),
+            # The data-entry grid (registrations); linked by path.
+            "grid_path": f"/shliach/grid/{campaign.slug}/",
+        }
+        for campaign in campaign_list_active().order_by("name")
+    ]
+    context = {
+        "totals": shliach_campaign_totals(user=request.user),
+        "page": shliach_orders_page(user=request.user, number=request.GET.get("page")),
+        "referral_url": referral_url,
+        # Drawn here, never fetched from a QR service: the link stays between us and the shliach.
+        "referral_qr": segno.make(referral_url, error="m").svg_data_uri(scale=5, border=2),
+        "campaigns": campaigns,
+        "import_path": "/shliach/import/",
+    }
+    return render(request, "registrations/dashboard.html", context)

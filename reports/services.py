@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from accounts.selectors import addresses_language
+from allocation.selectors import addresses_language
 from scrolls.models import Campaign
 
 from .models import WeeklyReportSent

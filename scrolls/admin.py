@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
+from core.admin import HistoryReadOnlyAdminMixin, ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Campaign, Scroll, TextEdition
 from .services import scroll_open_first, scroll_open_refresh
@@ -34,7 +34,7 @@ class CampaignAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Scroll)
-class ScrollAdmin(StaffViewAdminMixin, SimpleHistoryAdmin):
+class ScrollAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAdmin):
     list_display = ["__str__", "state", "edition", "letters_allocated", "total_letters", "opened_at", "filled_at"]
     list_filter = ["state", "campaign"]
     list_select_related = ["campaign", "edition"]

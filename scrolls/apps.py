@@ -7,4 +7,4 @@ class ScrollsConfig(AppConfig):
     verbose_name = _("Campaigns and scrolls")
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the progress cache to every change)
+        from . import receivers  # noqa: F401  (connects the progress cache to every change)

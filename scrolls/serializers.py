@@ -2,7 +2,7 @@ from functools import cached_property
 
 from rest_framework import serializers
 
-from unitysefer.serializers import ModelSerializerFieldsOnce
+from core.serializers import ModelSerializerFieldsOnce
 
 from .models import Campaign, Scroll, ScrollState
 from .selectors import campaign_open_scroll

@@ -1,6 +1,5 @@
 import hashlib
 import io
-import itertools
 import logging
 import secrets
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from .selectors import (
     progress_local_forget,
     text_edition_default,
 )
+from .signals import scroll_opened, scroll_resized, scroll_resizing
 from .torah_text import Letter, iter_letters, iter_verses_from_package
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 MAM_EDITION_NAME = "Miqra according to the Masorah (MAM)"
 MAM_EDITION_SLUG = "mam"
 # Rows per INSERT statement where COPY is not available (SQLite).
-TEXT_INSERT_BATCH = 10_000
 _TEXT_LETTER_FIELDS = (
     "edition",
     "position",
@@ -106,27 +105,23 @@ def scroll_mark_full_and_open_next(*, scroll: Scroll) -> Scroll:
 
 
 def _scroll_open(*, campaign: Campaign, number: int, fields: dict) -> Scroll:
-    """A new open scroll, with the campaign's default honour letters reserved in it."""
-    from allocation.services import scroll_honours_default_create  # allocation builds on scrolls
-
+    """A new open scroll; allocation, which listens, reserves its default honour letters."""
     scroll = Scroll.objects.create(campaign=campaign, number=number, **fields)
-    scroll_honours_default_create(scroll=scroll)
+    scroll_opened.send(sender=Scroll, scroll=scroll)
     return scroll
 
 
 def _scroll_text_change(*, scroll: Scroll, edition: TextEdition) -> None:
     """Write an empty scroll from another edition. Its default honour letters move to the first
     and last letters of the new text (ValidationError if one that staff reserved would not fit)."""
-    from allocation.services import scroll_honours_before_resize, scroll_honours_default_create
-
     resized = scroll.total_letters != edition.letter_count
     if resized:
-        scroll_honours_before_resize(scroll=scroll, total_letters=edition.letter_count)
+        scroll_resizing.send(sender=Scroll, scroll=scroll, total_letters=edition.letter_count)
     scroll.edition = edition
     scroll.total_letters = edition.letter_count
     scroll.save(update_fields=["edition", "total_letters"])
     if resized:
-        scroll_honours_default_create(scroll=scroll)
+        scroll_resized.send(sender=Scroll, scroll=scroll)
 
 
 def scroll_edition_set(*, scroll: Scroll, edition: TextEdition) -> Scroll:
@@ -208,27 +203,24 @@ def campaign_progress_refresh(*, campaign_id: int | None = None) -> None:
     the work, since the waiter reads after taking the lock, so after this change committed.
     Under load every allocation would otherwise queue for its own rebuild of every campaign."""
     connection = transaction.get_connection()
-    locking = connection.vendor == "postgresql"
     try:
         # Session locks, released as soon as the cache is written (a transaction lock would be
         # held to the end of whatever transaction this runs in).
-        if locking:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
-                if not cursor.fetchone()[0]:
-                    return  # the waiting refresh has not read yet: it will see this change
-                try:
-                    cursor.execute("SELECT pg_advisory_lock(%s)", [_PROGRESS_REFRESH_LOCK])
-                finally:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
+            if not cursor.fetchone()[0]:
+                return  # the waiting refresh has not read yet: it will see this change
+            try:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [_PROGRESS_REFRESH_LOCK])
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_WAITING_LOCK])
         try:
             progress = campaigns_progress_build()
             # One MULTI/EXEC: the pages and the API never disagree.
             cache.set_many({PROGRESS_CACHE_KEY: progress, PROGRESS_API_CACHE_KEY: progress.api_json}, timeout=None)
         finally:
-            if locking:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_LOCK])
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_PROGRESS_REFRESH_LOCK])
             progress_local_forget()
     except Exception:
         # The change is committed whatever happens here; the next refresh or a miss repairs it.
@@ -338,15 +330,10 @@ def _text_letters_insert(*, edition: TextEdition, letters: list[Letter]) -> None
         for position, letter in enumerate(letters, start=1)
     )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and hasattr(cursor, "copy_expert"):
-            # COPY's text format needs no escaping here: values are Hebrew letters (checked by
-            # iter_letters), numbers and the fixed names of books and parshiyos.
-            data = io.StringIO("".join("\t".join(map(str, row)) + "\n" for row in rows))
-            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", data)
-            return
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_TEXT_LETTER_FIELDS))})"
-        while batch := list(itertools.islice(rows, TEXT_INSERT_BATCH)):
-            cursor.executemany(sql, batch)
+        # COPY's text format needs no escaping here: values are Hebrew letters (checked by
+        # iter_letters), numbers and the fixed names of books and parshiyos.
+        data = io.StringIO("".join("\t".join(map(str, row)) + "\n" for row in rows))
+        cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", data)
 
 
 def text_edition_load(

@@ -1,18 +1,14 @@
-"""Every change to a campaign or a scroll (allocation, a scroll filling and the next opening,
-an edit in the admin, a siyum) refreshes the cached progress once it commits."""
+"""What scrolls announce; higher apps listen (allocation keeps a scroll's honour letters).
+Sent inside the transaction that does it, so a listener's work commits or rolls back with it,
+and a listener may refuse (raise ValidationError) what is about to happen."""
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal
 
-from .models import Campaign, Scroll
-from .services import campaign_progress_changed
+# A scroll was opened: scroll.
+scroll_opened = Signal()
 
+# An empty scroll is about to take another size (another text edition): scroll, total_letters.
+scroll_resizing = Signal()
 
-@receiver([post_save, post_delete], sender=Campaign, dispatch_uid="scrolls-progress-campaign")
-def campaign_saved(sender, instance, **kwargs):
-    campaign_progress_changed(campaign_id=instance.pk)
-
-
-@receiver([post_save, post_delete], sender=Scroll, dispatch_uid="scrolls-progress-scroll")
-def scroll_saved(sender, instance, **kwargs):
-    campaign_progress_changed(campaign_id=instance.campaign_id)
+# An empty scroll took another size: scroll.
+scroll_resized = Signal()

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from unitysefer.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
+from core.admin import ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Siyum, SiyumNotice
 

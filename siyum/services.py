@@ -25,13 +25,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.selectors import addresses_language
 from allocation.models import Letter, OrderChannel, Reservation
+from allocation.selectors import addresses_language
 from allocation.services import campaign_today, name_clean, reservation_give, scroll_lock
-from allocation.tasks import enqueue_on_commit
+from core import locks
+from core.locks import advisory_lock_try
+from core.tasks import enqueue_on_commit
 from scrolls.models import ScrollState
-from unitysefer import locks
-from unitysefer.locks import advisory_lock_try
 
 from .models import Siyum, SiyumNotice
 

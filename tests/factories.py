@@ -3,7 +3,7 @@
 import datetime
 import itertools
 
-from allocation.services import Buyer, order_create, scroll_honours_before_resize, scroll_honours_default_create
+from allocation.services import Buyer, order_place, scroll_honours_before_resize, scroll_honours_default_create
 
 _HEBREW_NAMES = ["מנחם מענדל", "חיה מושקא", "יוסף יצחק", "שרה", "אברהם", "רבקה", "לוי יצחק", "דבורה לאה"]
 _counter = itertools.count(1)
@@ -27,7 +27,7 @@ def make_order(campaign, name_count=1, names=None, **kwargs):
     kwargs.setdefault("buyer", Buyer(name=f"Buyer {serial}", email=f"buyer{serial}@example.org"))
     if names is None:
         names = [name_data(i) for i in range(name_count)]
-    return order_create(campaign=campaign, names=names, **kwargs)
+    return order_place(campaign=campaign, names=names, **kwargs)
 
 
 def child_name_data(index=0, *, age_in_years=8, **overrides):

@@ -1,9 +1,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from allocation.models import Letter, Name, OrderStatus
+from allocation.models import Letter, Name
 from allocation.services import (
     order_allocate,
+    order_cancel,
     order_fulfil,
     order_mark_paid,
     orders_allocate_pending,
@@ -38,8 +39,7 @@ def test_paid_order_gets_consecutive_positions_in_name_order(campaigns):
 def test_unpaid_and_cancelled_orders_get_nothing(campaigns):
     pending = make_order(campaigns["idf"], 2)
     assert order_allocate(order_id=pending.pk) == []
-    pending.status = OrderStatus.CANCELLED
-    pending.save()
+    order_cancel(order_id=pending.pk)
     assert order_allocate(order_id=pending.pk) == []
     assert not Letter.objects.exists()
 

@@ -21,9 +21,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import scrolls.services
 from allocation.lottery import lottery_order
-from allocation.models import Letter, Order, OrderStatus, Reservation
+from allocation.models import Letter, Order, OrderCancellation, OrderStatus, Reservation
 from allocation.services import (
     order_allocate,
+    order_cancel,
     order_mark_paid,
     orders_allocate_pending,
     reservation_cancel,
@@ -164,10 +165,10 @@ class Allocation(RuleBasedStateMachine):
     @precondition(lambda self: self.orders(OrderStatus.PENDING))
     @rule(data=st.data())
     def cancel(self, data):
-        # Staff cancel an abandoned order from the admin (there is no service: a status change).
+        # Staff cancel an abandoned order (the admin's action), or it expires: the lifecycle's service.
         order_id = self.pick(data, self.orders(OrderStatus.PENDING))
         if order_id is not None:
-            Order.objects.filter(pk=order_id, status=OrderStatus.PENDING).update(status=OrderStatus.CANCELLED)
+            order_cancel(order_id=order_id, cancellation=data.draw(st.sampled_from(OrderCancellation.values)))
 
     @precondition(lambda self: Payment.objects.filter(status=PaymentStatus.SUCCEEDED).exists())
     @rule(data=st.data())

@@ -102,7 +102,7 @@ TABLE = {
     "accounts:password_reset_confirm": ("/accounts/reset/MQ/set-password/", PUBLIC),
     "accounts:password_reset_complete": ("/accounts/reset/done/", PUBLIC),
     "accounts:referral": ("/r/{referral}/", answers(302)),  # remembered, then on to the site
-    "accounts:dashboard": ("/shliach/", SHLUCHIM),
+    "registrations:dashboard": ("/shliach/", SHLUCHIM),
     "certificate-verify": ("/verify/{code}/", PUBLIC),
     "letters-lookup": ("/letters/lookup/", PUBLIC),
     "order-booklet": ("/orders/{token}/certificates/booklet.pdf", BY_LINK),
@@ -112,6 +112,7 @@ TABLE = {
     "order-done": ("/orders/{token}/", BY_LINK),
     "order-pay": ("/orders/{token}/pay/", answers(302, anon=404)),  # paid: on to its letters
     "order-pay-demo": ("/orders/{token}/pay/demo/", answers(405)),  # POST only
+    "order-again": ("/orders/{token}/again/", answers(405)),  # POST only
     "home": ("/", PUBLIC),
     "campaign-widget": ("/widget/idf/", PUBLIC),
     "campaign-widget-script": ("/widget/idf.js", PUBLIC),

@@ -48,7 +48,7 @@ def _without_csrf(page):
 
 
 def test_the_blank_buy_page_served_from_its_rendered_forms_is_the_page_rendered_anew(client, campaigns):
-    from allocation import views
+    from checkout import views
 
     views._blank_forms_html.clear()
     for language in ("en", "he", "ru"):
@@ -226,8 +226,10 @@ def test_a_paid_orders_campaign_and_amount_cannot_be_changed_in_the_admin(client
     client.force_login(User.objects.create_superuser("boss", "boss@example.org", "a-long-test-password"))
     editable = client.get(f"/admin/allocation/order/{pending.pk}/change/").content.decode()
     settled = client.get(f"/admin/allocation/order/{paid.pk}/change/").content.decode()
-    for field in ("campaign", "amount", "currency"):
+    for field in ("campaign", "amount"):
         assert f'name="{field}"' in editable and f'name="{field}"' not in settled
+    # The currency is always the campaign's (order_terms_change sets it with the campaign).
+    assert 'name="currency"' not in editable and 'name="currency"' not in settled
 
 
 def test_the_database_refuses_to_delete_a_payment_attempt(client, campaigns, demo):

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from allocation.models import Name, Order
-from allocation.services import Buyer, OrderNamesInvalid, name_clean, order_create
+from allocation.services import Buyer, OrderNamesInvalid, name_clean, order_place
 
 from .conftest import token_client
 from .factories import name_data
@@ -77,7 +77,7 @@ def test_other_campaigns_have_no_age_rules(campaigns):
 
 
 def test_names_for_the_world_of_truth_are_written_in_memory(campaigns):
-    order = order_create(
+    order = order_place(
         campaign=campaigns["world-of-truth"],
         names=[name_data(0, deceased=False), name_data(1)],
         buyer=Buyer(email="a@example.org"),
@@ -94,7 +94,7 @@ def test_order_create_reports_each_refused_row_by_field_and_saves_nothing(campai
         name_data(3),
     ]
     with pytest.raises(OrderNamesInvalid) as refused:
-        order_create(campaign=campaigns["children"], names=names, buyer=Buyer(email="parent@example.org"))
+        order_place(campaign=campaigns["children"], names=names, buyer=Buyer(email="parent@example.org"))
     by_row = refused.value.message_dict["names"]
     assert list(by_row) == ["1", "2", "3"]
     assert list(by_row["1"]) == ["date_of_birth"] and "girls under 12" in by_row["1"]["date_of_birth"][0]

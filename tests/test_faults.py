@@ -391,7 +391,7 @@ def own_redis(tmp_path, settings):
     server = ThrowawayRedis(tmp_path)
     server.start()
     caches = settings.CACHES
-    settings.CACHES = {"default": {"BACKEND": "unitysefer.cache.RedisCache", "LOCATION": server.url}}
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": server.url}}
     settings.CELERY_BROKER_URL = server.url
     saved = app.conf.broker_url, app.conf.task_always_eager, app._pool, app.amqp._producer_pool
     # Celery keeps its connection pools: new ones, to the new address.
@@ -472,7 +472,7 @@ def backend_alive(pid):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_worker_killed_mid_allocation_loses_nothing_and_the_task_comes_back(campaigns, broker, tmp_path):
-    from allocation.tasks import order_allocate_enqueue
+    from allocation.tasks import allocate_order
 
     order = make_order(campaigns["idf"], 3)
     order_mark_paid(order_id=order.pk)
@@ -480,7 +480,7 @@ def test_a_worker_killed_mid_allocation_loses_nothing_and_the_task_comes_back(ca
     with worker_processes(tmp_path, queue="celery") as start, side.cursor() as cursor:
         # As above: the worker's allocation writes its letters and waits to move the scroll on.
         cursor.execute("BEGIN; LOCK TABLE scrolls_scroll IN SHARE MODE")
-        order_allocate_enqueue(order_id=order.pk)  # outside a transaction: queued at once
+        allocate_order.delay(order.pk)  # queued at once
         assert broker.llen("celery") == 1
         first = start("first")
         (pid,) = wait_for(backends_waiting_on_a_lock, timeout=60, what="the worker's allocation to wait")

@@ -257,9 +257,9 @@ def test_the_pages_upload_check_confirm_and_import(campaigns, shliach, client, d
 
 @pytest.mark.django_db(transaction=True)
 def test_the_progress_bar_moves_while_the_import_runs(campaigns, shliach, client):
-    from registrations.services import WRITE_BATCH
+    from registrations.services import PROGRESS_EVERY
 
-    count = 8 * WRITE_BATCH
+    count = 8 * PROGRESS_EVERY
     name_import = checked(shliach, campaigns["idf"], csv_bytes(HEADER, rows(count)))  # read to its end
     assert name_import.status == ImportStatus.READY and name_import.row_count == count
     # Confirmed as name_import_confirm does, without queueing the worker: this test is the worker.

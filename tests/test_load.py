@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from allocation.models import Order
-from allocation.services import Buyer, order_create
+from allocation.services import Buyer, order_place
 
 from .conftest import make_user
 from .factories import shrink_open_scroll
@@ -61,7 +61,7 @@ def test_clients_at_once_through_the_api_and_the_pages_keep_every_letter(shop):
 def test_the_check_finds_a_paid_order_without_its_letters(campaigns):
     """The load test's check is not blind: an order marked paid behind the services' back (no
     letters) is reported."""
-    order = order_create(campaign=campaigns["idf"], names=[{"hebrew_name": "משה", "parent_hebrew_name": "שרה",
+    order = order_place(campaign=campaigns["idf"], names=[{"hebrew_name": "משה", "parent_hebrew_name": "שרה",
                          "gender": "m"}], buyer=Buyer(name="A", email="a@example.org"))  # fmt: skip
     invariants()
     Order.objects.filter(pk=order.pk).update(status="paid", paid_at=timezone.now())

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
-    # The Content-Security-Policy header (its middleware: unitysefer.security), and rate limits.
+    # The Content-Security-Policy header (its middleware: core.security), and rate limits.
     "csp",
     "django_ratelimit",
     "scrolls",
@@ -52,16 +52,17 @@ INSTALLED_APPS = [
     "registrations",
     "reports",
     "siyum",
+    "checkout",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "unitysefer.security.ContentSecurityPolicyMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "unitysefer.middleware.NulInPathMiddleware",
+    "core.middleware.NulInPathMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # A signed-in user's chosen language, in any browser (after LocaleMiddleware and the user).
@@ -94,21 +95,17 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite has no row locks: IMMEDIATE transactions take the write lock up front, so two
-    # allocations can never interleave; the timeout lets the second one wait its turn.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL only, everywhere (`make run` finds or starts one; see tests/with_services.py).
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/unitysefer")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    # Django's Redis cache, sharing its clients (see unitysefer/cache.py).
-    CACHES = {"default": {"BACKEND": "unitysefer.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, sharing its clients (see core/cache.py).
+    CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -249,14 +246,14 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's own three, the JSON one refusing JSON nested too deep to parse (400, not 500).
     "DEFAULT_PARSER_CLASSES": [
-        "unitysefer.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     # {"names": {"17": {...}}}: only the failing rows, by index, even for 100,000 names.
     "LIST_SERIALIZER_ERRORS_AS_DICT": True,
     # Rates: API_THROTTLE_ANON and API_THROTTLE_USER (below), read on every request.
-    "DEFAULT_THROTTLE_CLASSES": ["unitysefer.security.AnonThrottle", "unitysefer.security.UserThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.security.AnonThrottle", "core.security.UserThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "UnitySefer API",
@@ -316,8 +313,8 @@ RATELIMIT_SIGN_IN_PER_IP = env.str("RATELIMIT_SIGN_IN_PER_IP", default="30/m")
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/min")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")
-RATELIMIT_VIEW = "unitysefer.security.rate_limited"
-RATELIMIT_IP_META_KEY = "unitysefer.security.client_ip"
+RATELIMIT_VIEW = "core.security.rate_limited"
+RATELIMIT_IP_META_KEY = "core.security.client_ip"
 RATELIMIT_CACHE_PREFIX = "rl:"
 # Our cache is Django's own Redis cache (atomic increments), which django-ratelimit does not
 # list by name; without Redis (`make run` alone) it is one process's memory, enough there.
@@ -326,7 +323,7 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["dja
 # Sign in with the email address (any case) or the username.
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "registrations:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -359,7 +356,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resume-name-imports": {"task": "registrations.tasks.resume_name_imports", "schedule": 300.0},
     "resume-siyum-notices": {"task": "siyum.tasks.resume_siyum_notices", "schedule": 600.0},
+    "expire-pending-orders": {"task": "allocation.tasks.expire_pending_orders", "schedule": 60.0},
 }
+
+# An order still unpaid this long after it was made is cancelled (expired); its open card
+# payment is cancelled at Stripe. Money that arrives later still pays it.
+PENDING_ORDER_TTL_MINUTES = env.int("PENDING_ORDER_TTL_MINUTES", default=1440)
 
 # Where the page loads Stripe.js from (tests point it at the Stripe stand-in).
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.views import language_set
-from allocation.api import OrderCreateView, OrderDetailView
+from checkout.api import OrderCreateView, OrderDetailView
 from payments.views import stripe_webhook
 from scrolls.api import CampaignListView
 from siyum.urls import public_urlpatterns as scroll_pages
@@ -34,6 +34,6 @@ urlpatterns = [
     path("", include(scroll_pages)),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
-    path("", include("allocation.urls")),
+    path("", include("checkout.urls")),
     path("", include("scrolls.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -12,18 +12,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import referrer_for
-from accounts.services import offline_payment_check
+from allocation.models import Order, OrderChannel
+from allocation.selectors import order_visible_to, order_with_letters
+from allocation.services import Buyer, order_amount_suggested, order_place
 from payments.providers import card_provider
 from payments.services import (
     OFFLINE_PERMISSION,
+    offline_payment_check,
     payment_record_offline,
     payment_start_card,
 )
 
-from .models import Order, OrderChannel
-from .selectors import order_visible_to, order_with_letters
 from .serializers import OrderCreateSerializer, OrderSerializer
-from .services import Buyer, order_amount_suggested, order_create
 
 
 def _requested_payment_method(data):
@@ -95,7 +95,7 @@ class OrderCreateView(APIView):
         user = request.user if request.user.is_authenticated else None
         try:
             with transaction.atomic():
-                order = order_create(
+                order = order_place(
                     campaign=data["campaign"],
                     names=data["names"],
                     buyer=Buyer(**(data.get("buyer") or {})),

@@ -39,3 +39,18 @@ class StaffViewAdminMixin:
         if request.method == "POST" and not self.has_change_history_permission(request):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class HistoryReadOnlyAdminMixin:
+    """The audit of a record only services write (orders, names, payments, honour letters,
+    scrolls) is there to read: django-simple-history's revert would write a whole old row back
+    (a paid order pending again, its letter left in another campaign's scroll), so it is
+    refused outright, whoever asks."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

@@ -14,12 +14,8 @@ SIYUM_NOTICES = 7303
 @contextmanager
 def advisory_lock_try(*, model, namespace: int, object_id: int):
     """Yield whether this process holds the lock of (namespace, object_id); held until the block
-    ends or the connection dies. Without PostgreSQL (make run: tasks run in-process, one at a
-    time) there is nothing to lock against."""
+    ends or the connection dies."""
     connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
-        yield True
-        return
     key = namespace * 10**12 + object_id
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])

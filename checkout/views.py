@@ -1,17 +1,34 @@
-from django.core.exceptions import ValidationError
+import logging
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from accounts.selectors import referrer_for
-from payments.views import order_sync_on_return
+from allocation.forms import BuyerForm, NameFormRules, NameFormSet
+from allocation.models import Order, OrderChannel, OrderStatus
+from allocation.selectors import order_letters_describe
+from allocation.services import (
+    Buyer,
+    OrderNamesInvalid,
+    order_amount_suggested,
+    order_expires_at,
+    order_place,
+    order_place_again,
+)
+from payments.models import PaymentProvider, PaymentStatus
+from payments.services import order_sync_card_payments, payment_demo_complete, payment_start_card
 from scrolls.models import Campaign
 
-from .forms import BuyerForm, NameFormRules, NameFormSet
-from .models import Order, OrderChannel, OrderStatus
-from .selectors import order_letters_describe
-from .services import Buyer, OrderNamesInvalid, order_amount_suggested, order_create
+logger = logging.getLogger(__name__)
 
 NAMES_PREFIX = "names"
 
@@ -70,7 +87,7 @@ def order_buy(request, slug):
                 names = [form.cleaned_data for form in filled_forms]
                 buyer = buyer_form.cleaned_data
                 try:
-                    order = order_create(
+                    order = order_place(
                         campaign=campaign,
                         names=names,
                         buyer=Buyer(name=buyer["buyer_name"], email=buyer["buyer_email"], phone=buyer["buyer_phone"]),
@@ -99,13 +116,78 @@ def order_buy(request, slug):
 @never_cache
 def order_done(request, token):
     order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
-    if order.status == OrderStatus.PENDING:
-        order_sync_on_return(order, payment_intent=request.GET.get("payment_intent", ""))
+    if order.status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
+        # The buyer came back from paying: ask the provider, so a late webhook delays nothing
+        # (money that arrives for an expired order still pays it).
+        order_sync_card_payments(order_id=order.pk, payment_intent=request.GET.get("payment_intent", ""))
         order.refresh_from_db()
     payment_failed = request.GET.get("redirect_status") == "failed"
     context = {
         "order": order,
         "names": order_letters_describe(order=order, viewer=request.user),
         "payment_failed": payment_failed,
+        "expires_at": order_expires_at(order=order) if order.status == OrderStatus.PENDING else None,
     }
     return render(request, "allocation/done.html", context)
+
+
+def order_pay(request, token):
+    order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
+    if order.status != OrderStatus.PENDING:
+        return redirect("order-done", token=order.token)
+    try:
+        payment, client_secret = payment_start_card(order_id=order.pk)
+    except ImproperlyConfigured:
+        return render(request, "payments/unavailable.html", {"order": order}, status=503)
+    except stripe.StripeError:
+        logger.exception("Could not start a card payment for order %s", order.pk)
+        return render(request, "payments/unavailable.html", {"order": order}, status=503)
+    failed_before = order.payments.filter(status=PaymentStatus.FAILED).exists()
+    context = {
+        "order": order,
+        "payment": payment,
+        "failed_before": failed_before,
+        "names": order.names.all(),
+    }
+    if payment.provider == PaymentProvider.DEMO:
+        return render(request, "payments/pay_demo.html", context)
+    context.update(
+        {
+            "client_secret": client_secret,
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "return_url": request.build_absolute_uri(f"/orders/{order.token}/"),
+        }
+    )
+    return render(request, "payments/pay_stripe.html", context)
+
+
+@require_POST
+def order_pay_demo(request, token):
+    order = get_object_or_404(Order, token=token)
+    payment = order.payments.filter(provider=PaymentProvider.DEMO, status=PaymentStatus.CREATED).order_by("-id").first()
+    if payment is None:
+        raise Http404
+    try:
+        payment = payment_demo_complete(payment_id=payment.pk, succeeded=request.POST.get("outcome") == "succeed")
+    except ImproperlyConfigured:
+        raise Http404 from None
+    if payment.status == PaymentStatus.FAILED:
+        messages.error(request, _("The payment was declined. Please try again."))
+        return redirect("order-pay", token=order.token)
+    return redirect("order-done", token=order.token)
+
+
+@require_POST
+def order_again(request, token):
+    """An expired order's "start again": a new order with its names and buyer, to pay now."""
+    order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
+    if order.status != OrderStatus.CANCELLED:
+        return redirect("order-done", token=order.token)
+    try:
+        again = order_place_again(order=order)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("order-done", token=order.token)
+    return redirect("order-pay", token=again.token)

@@ -4,13 +4,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from allocation.models import Gender, Name, Order
+from allocation.selectors import names_letters_describe, order_letters_describe
+from allocation.validators import normalize_hebrew_name, validate_hebrew_name
 from certificates.selectors import certificate_urls, certificates_by_name_id
+from core.serializers import ModelSerializerFieldsOnce
 from scrolls.models import Campaign
-from unitysefer.serializers import ModelSerializerFieldsOnce
-
-from .models import Gender, Name, Order
-from .selectors import names_letters_describe, order_letters_describe
-from .validators import normalize_hebrew_name, validate_hebrew_name
 
 MAX_NAMES_PER_ORDER = 100_000
 

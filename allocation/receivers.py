@@ -1,0 +1,19 @@
+"""Allocation's own follow-up work, queued when allocation announces it (connected in
+AllocationConfig.ready): services announce, and never import the tasks that run them."""
+
+from django.dispatch import receiver
+
+from core.tasks import enqueue_on_commit
+
+from .signals import allocation_failed, letters_allocated
+from .tasks import allocate_order, send_order_confirmation
+
+
+@receiver(letters_allocated, dispatch_uid="allocation-confirmation")
+def confirmation_enqueue(sender, order_id, **kwargs):
+    enqueue_on_commit(send_order_confirmation, order_id)
+
+
+@receiver(allocation_failed, dispatch_uid="allocation-retry")
+def allocation_retry_enqueue(sender, order_id, **kwargs):
+    enqueue_on_commit(allocate_order, order_id)

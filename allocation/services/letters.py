@@ -1,0 +1,178 @@
+"""Giving paid orders their letters.
+
+Lock order, everywhere: the order row, then the campaign row, then its scrolls. The campaign row
+is the point where allocations of one campaign queue up; locking it (rather than only the open
+scroll) means a waiter that wakes after a scroll filled finds the scroll opened in its place.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.signals import announce_on_commit
+from scrolls.models import Campaign, Scroll, ScrollState
+from scrolls.services import campaign_progress_changed, scroll_mark_full_and_open_next
+
+from ..lottery import lottery_order
+from ..models import Order, OrderStatus, Reservation
+from ..selectors import scroll_reserved_positions
+from ..signals import allocation_failed, letters_allocated
+from .lifecycle import order_mark_paid
+
+logger = logging.getLogger(__name__)
+
+LETTER_BATCH_SIZE = 5000
+
+
+def _position_at(scroll: Scroll):
+    """The position given out at each step of a scroll's allocation order: 1, 2, 3... for a
+    sequential scroll, its fixed permutation of 1..N for a lottery scroll (so positions never
+    repeat and the scroll still fills)."""
+    if not scroll.is_lottery:
+        return lambda step: step
+    return lottery_order(seed=scroll.lottery_seed, size=scroll.total_letters).position_at
+
+
+def scroll_walk(*, scroll: Scroll, count: int, reserved: frozenset[int]) -> tuple[list[int], list[int]]:
+    """Walk the scroll's allocation order from step `steps_walked + 1`: up to `count` free
+    positions, stepping over reserved ones (a step that gives no letter), then on over any
+    reserved steps that follow, so a scroll whose remaining positions are all reserved is walked
+    to its end and closes now. Returns (free positions, reserved positions stepped on) and moves
+    `scroll.steps_walked`; fewer positions than asked when the scroll fills first.
+
+    The caller holds the campaign lock, so neither the walk nor the reservations move under us.
+    """
+    start, total = scroll.steps_walked, scroll.total_letters
+    if not reserved and not scroll.is_lottery:  # the common case, without a step-by-step loop
+        end = min(total, start + count)
+        scroll.steps_walked = end
+        return list(range(start + 1, end + 1)), []
+    position_at = _position_at(scroll)
+    positions, passed, step = [], [], start
+    while step < total:
+        position = position_at(step + 1)
+        if position in reserved:
+            passed.append(position)
+        elif len(positions) < count:
+            positions.append(position)
+        else:
+            break
+        step += 1
+    scroll.steps_walked = step
+    return positions, passed
+
+
+def reservations_reached(*, scroll: Scroll, positions: list[int], now) -> None:
+    """The walk passed these reserved positions: from now they may be given."""
+    if positions:
+        Reservation.objects.filter(scroll=scroll, position__in=positions, reached_at__isnull=True).update(
+            reached_at=now
+        )
+
+
+def scroll_walk_save(*, scroll: Scroll) -> Scroll:
+    """Save the walk's counters (without an audit record: they move with every order) and, when
+    the walk has reached the end, close the scroll and return the next one, opened at once."""
+    scroll.save_without_historical_record(update_fields=["steps_walked", "letters_allocated"])
+    if scroll.steps_walked == scroll.total_letters:
+        return scroll_mark_full_and_open_next(scroll=scroll)
+    return scroll
+
+
+def _letters_insert(*, scroll: Scroll, positions: list[int], name_ids: list[int], now) -> None:
+    """Insert letters, one INSERT from two arrays per batch: an order of 200,000 names is the
+    normal case for a shliach, and building model instances for each would cost more than the
+    insert itself. The unique constraint and the guard trigger check every row either way."""
+    with transaction.get_connection().cursor() as cursor:
+        for start in range(0, len(name_ids), LETTER_BATCH_SIZE):
+            cursor.execute(
+                "INSERT INTO allocation_letter (scroll_id, position, name_id, allocated_at)"
+                " SELECT %s, position, name_id, %s FROM unnest(%s::integer[], %s::bigint[])"
+                " AS batch(position, name_id)",
+                [
+                    scroll.pk,
+                    now,
+                    positions[start : start + LETTER_BATCH_SIZE],
+                    name_ids[start : start + LETTER_BATCH_SIZE],
+                ],
+            )
+
+
+def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
+    """Give every name of a paid order a letter: consecutive steps along the scroll's allocation
+    order (consecutive positions in a sequential scroll), spilling into the next scroll when
+    this one fills. Safe to call any number of times: names that already hold a
+    letter are skipped, and an order that is not paid gets nothing. Returns the
+    (scroll id, position) of each letter given now."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != OrderStatus.PAID:
+            logger.info("Order %s is %s; no letters allocated", order_id, order.status)
+            return []
+        waiting = list(order.names.filter(letter__isnull=True).order_by("id").values_list("id", flat=True))
+        now = timezone.now()
+        if not waiting:
+            if order.allocated_at is None:
+                order.allocated_at = now
+                order.save(update_fields=["allocated_at"])
+            return []
+
+        # What the order records of itself comes first: its row is locked already, and it commits
+        # or rolls back with the letters. The campaign's lock, which every order of the campaign
+        # queues for, is then held only for the walk (under load the queue is the bottleneck).
+        order.allocated_at = now
+        order.save(update_fields=["allocated_at"])
+        announce_on_commit(letters_allocated, sender=Order, order_id=order_id, campaign_id=order.campaign_id)
+        # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
+        campaign_progress_changed(campaign_id=order.campaign_id)
+
+        Campaign.objects.select_for_update().only("id").get(pk=order.campaign_id)
+        scroll = Scroll.objects.select_for_update().get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
+        given = []
+        while waiting:
+            # Read once per scroll: skipping a reserved position then costs a set lookup.
+            reserved = scroll_reserved_positions(scroll_id=scroll.pk)
+            walked_from = scroll.steps_walked
+            positions, passed = scroll_walk(scroll=scroll, count=len(waiting), reserved=reserved)
+            batch = waiting[: len(positions)]
+            _letters_insert(scroll=scroll, positions=positions, name_ids=batch, now=now)
+            reservations_reached(scroll=scroll, positions=passed, now=now)
+            given.extend((scroll.pk, position) for position in positions)
+            waiting = waiting[len(batch) :]
+            scroll.letters_allocated += len(batch)
+            if scroll.steps_walked != walked_from or scroll.steps_walked == scroll.total_letters:
+                scroll = scroll_walk_save(scroll=scroll)
+    logger.info("Order %s: %d letters allocated", order_id, len(given))
+    return given
+
+
+def order_fulfil(*, order_id: int) -> None:
+    """Mark paid, then allocate. The two steps commit separately: if allocation fails, the
+    payment is still recorded and the sweeper (allocation.tasks) allocates later."""
+    order_mark_paid(order_id=order_id)
+    order_allocate_or_enqueue(order_id=order_id)
+
+
+def order_allocate_or_enqueue(*, order_id: int) -> None:
+    """Allocate an order just marked paid; if that fails, leave it to the task and the sweeper.
+    The allocation is its own transaction (or savepoint), so the payment recorded before stands."""
+    try:
+        order_allocate(order_id=order_id)
+    except Exception:
+        logger.exception("Allocation of order %s failed; the sweeper will retry", order_id)
+        announce_on_commit(allocation_failed, sender=Order, order_id=order_id)
+
+
+def orders_allocate_pending(*, older_than_seconds: int = 60) -> int:
+    """The sweeper: allocate every paid order still waiting for letters. Returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    order_ids = list(
+        Order.objects.filter(status=OrderStatus.PAID, allocated_at__isnull=True, paid_at__lte=cutoff).values_list(
+            "id", flat=True
+        )
+    )
+    for order_id in order_ids:
+        order_allocate(order_id=order_id)
+    return len(order_ids)

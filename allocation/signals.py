@@ -1,0 +1,17 @@
+"""What allocation announces; higher apps listen (connected in their AppConfig.ready). Each is
+sent once the transaction that did it commits (core.signals.announce_on_commit), with ids."""
+
+from django.dispatch import Signal
+
+# An order moved along its lifecycle (allocation.services.lifecycle): order_id, campaign_id,
+# old and new status (OrderStatus values), and the reason of a cancellation ("" otherwise).
+order_status_changed = Signal()
+
+# Every name of an order now holds a letter: order_id, campaign_id.
+letters_allocated = Signal()
+
+# An allocation failed after its order was paid (the sweeper would find it later): order_id.
+allocation_failed = Signal()
+
+# A name was corrected: name_id, and the fields that changed (a frozenset of names).
+name_corrected = Signal()

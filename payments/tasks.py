@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def cancel_order_card_payments(order_id):
+    services.order_card_payments_cancel(order_id=order_id)
