@@ -4,8 +4,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from allocation.models import Gender, Name, Order
+from allocation.models import Gender, Name, Order, OrderStatus
 from allocation.selectors import names_letters_describe, order_letters_describe
+from allocation.services import order_expires_at
 from allocation.validators import normalize_hebrew_name, validate_hebrew_name
 from certificates.selectors import certificate_urls, certificates_by_name_id
 from core.serializers import ModelSerializerFieldsOnce
@@ -147,6 +148,14 @@ class OrderSerializer(ModelSerializerFieldsOnce):
     buyer = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    expired = serializers.BooleanField(
+        source="is_expired",
+        read_only=True,
+        help_text=_("Cancelled because it was not paid in time; POST to links.again starts a new order from it."),
+    )
+    expires_at = serializers.SerializerMethodField(
+        help_text=_("When a pending order is cancelled if still unpaid; null once it is not pending."),
+    )
 
     class Meta:
         model = Order
@@ -159,10 +168,19 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             "channel",
             "created_at",
             "paid_at",
+            "expires_at",
+            "cancelled_at",
+            "expired",
             "buyer",
             "names",
             "links",
         ]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_expires_at(self, order):
+        if order.status != OrderStatus.PENDING:
+            return None
+        return serializers.DateTimeField().to_representation(order_expires_at(order=order))
 
     def get_links(self, order) -> dict:
         """The buyer's unguessable pages: where to pay, and where the letters are shown."""
@@ -170,6 +188,7 @@ class OrderSerializer(ModelSerializerFieldsOnce):
         links = {
             "done": reverse("order-done", kwargs={"token": order.token}),
             "pay": reverse("order-pay", kwargs={"token": order.token}),
+            "again": reverse("order-again", kwargs={"token": order.token}),
         }
         return {key: request.build_absolute_uri(url) if request else url for key, url in links.items()}
 
