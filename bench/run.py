@@ -94,10 +94,18 @@ NOTES = """Reading the figures:
 """
 
 
+# What docs/benchmarks.md keeps below the table, written by hand: the diary of what was measured
+# and tried. A rewrite of the table leaves it as it is.
+DIARY_HEADING = "## Diary"
+
+
 def docs_write(text, failed):
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = "\n".join(f"- {key}: {value}" for key, value in machine().items())
-    (ROOT / "docs" / "benchmarks.md").write_text(
+    path = ROOT / "docs" / "benchmarks.md"
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    diary = existing[existing.index(DIARY_HEADING) :] if DIARY_HEADING in existing else ""
+    path.write_text(
         "# Benchmarks\n\n"
         "The latest figures of `make bench` (bench/run.py runs every file in bench/ not starting with\n"
         "`_`; each bench also prints its own, more detailed table). Rewrite this file with\n"
@@ -105,7 +113,7 @@ def docs_write(text, failed):
         "Ratios are measured side by side in the same run, so they travel between machines better\n"
         "than the absolute figures.\n\n"
         f"Run: {now}{' (some benches failed: their figures are missing)' if failed else ''}\n\n"
-        f"Machine:\n\n{about}\n\n{text}\n\n{NOTES}",
+        f"Machine:\n\n{about}\n\n{text}\n\n{NOTES}" + (f"\n{diary}" if diary else ""),
         encoding="utf-8",
     )
 
