@@ -33,19 +33,18 @@ RUN groupadd --system --gid 10001 unitysefer \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that a change to the code does not
-# reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-       > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from production's lock file alone (exact versions, every file checked
+# against its hash; `make lock` writes it from pyproject.toml), so that a change to the code does
+# not reinstall them.
+COPY requirements/base.txt requirements/base.txt
+RUN pip install --require-hashes -r requirements/base.txt
 
 COPY . .
-# The project itself. Settings find templates/ and static/ beside the unitysefer package
-# (BASE_DIR), which a wheel does not carry, so the code runs from /app: PYTHONPATH puts /app
-# ahead of site-packages for gunicorn, celery and manage.py alike.
-RUN pip install . \
+# The project itself, without resolving anything again (--no-deps: the lock has it all). Settings
+# find templates/ and static/ beside the unitysefer package (BASE_DIR), which a wheel does not
+# carry, so the code runs from /app: PYTHONPATH puts /app ahead of site-packages for gunicorn,
+# celery and manage.py alike.
+RUN pip install --no-deps . \
     && rm -rf build ./*.egg-info
 ENV PYTHONPATH=/app
 

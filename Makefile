@@ -1,10 +1,19 @@
-# `make run` and `make test` work on a fresh machine: they create the virtualenv and install
-# what is missing themselves.
+# `make run`, `make test` and `make lint` work on a fresh machine: they create the virtualenv and
+# install what is missing themselves, every package from the lock files (pinned, with hashes).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The lock files `make lock` writes from pyproject.toml: production's dependencies (the
+# Dockerfile installs these), and the same pins plus the test and lint extras (the virtualenv).
+LOCK_BASE := requirements/base.txt
+LOCK_DEV := requirements/test.txt
+# uv resolves the locks (installed into the virtualenv by `make lock` only).
+UV_VERSION := 0.13.9
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
 # Debian packages the project needs at run or test time:
 #   chromium: browser tests (Playwright drives Debian's chromium)
 #   culmus: STaM and Hebrew fonts for certificates
@@ -20,15 +29,29 @@ NODE_STAMP := node_modules/.package-lock.json
 MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=bench --ignore=tests --ignore=private \
 	--ignore=media --ignore=staticfiles --ignore=docs --ignore=locale --ignore=*.egg-info
 
-.PHONY: venv system-packages node-packages run test bench messages clean
+.PHONY: venv system-packages node-packages run test lint lock bench messages clean
 
-$(STAMP): pyproject.toml
+# Every dependency from the lock, hash-checked, then the project itself (editable, nothing more);
+# requirements/check.py then fails if pyproject.toml asks for what the lock lacks (run `make lock`).
+$(STAMP): pyproject.toml $(LOCK_DEV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python requirements/check.py test lint
 	touch $@
 
 venv: $(STAMP)
+
+# Refreshes both lock files after a change to the dependencies in pyproject.toml: pins already in
+# them are kept where they still fit (`make lock LOCK_ARGS=--upgrade` moves everything to the
+# newest allowed; `LOCK_ARGS="--upgrade-package django"` just one). Universal: one lock for Linux
+# (x86_64 and aarch64) and macOS alike, with the hashes of every file of each pinned release.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV_COMPILE) -o $(LOCK_BASE)
+	$(UV_COMPILE) --extra test --extra lint --constraint $(LOCK_BASE) -o $(LOCK_DEV)
 
 # axe-core, which the accessibility tests inject into the pages (package-lock.json pins it).
 $(NODE_STAMP): package.json package-lock.json
@@ -55,6 +78,15 @@ run: venv system-packages
 test: venv system-packages node-packages
 	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff's rules and formatting, and the layers of the apps (import-linter, [tool.importlinter] in
+# pyproject.toml). All three run; any failure fails the target.
+lint: venv
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/lint-imports || status=1; \
+	exit $$status
+
 # The catalogues of Hebrew and Russian after a change of any user-facing string: new strings come
 # in untranslated (translate them in locale/*/LC_MESSAGES/django.po), then compiled to .mo, which
 # are committed. tests/test_i18n.py fails while a catalogue is out of date or untranslated.
@@ -69,4 +101,4 @@ bench: venv
 	$(BIN)/python tests/with_services.py $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache .import_linter_cache
