@@ -121,6 +121,8 @@ class NameCorrectionForm(forms.ModelForm):
 
 
 def _names_correct(request, forms_):
+    """Correct each changed name through name_correct; returns (name, fields) of those changed."""
+    corrected = []
     for form in forms_:
         if form.instance.pk is not None and form.has_changed():
             name_correct(
@@ -128,6 +130,8 @@ def _names_correct(request, forms_):
                 data={field: form.cleaned_data.get(field) for field in form.changed_data},
                 corrected_by=request.user,
             )
+            corrected.append((form.instance, form.changed_data))
+    return corrected
 
 
 class NameInline(StaffViewAdminMixin, admin.TabularInline):
@@ -219,7 +223,9 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Name:
-            _names_correct(request, formset.forms)
+            # What formset.save() would have left for the admin's change message (its LogEntry).
+            formset.changed_objects = _names_correct(request, formset.forms)
+            formset.new_objects, formset.deleted_objects = [], []
             return
         super().save_formset(request, form, formset, change)
 
