@@ -3,7 +3,7 @@ AllocationConfig.ready): services announce, and never import the tasks that run 
 
 from django.dispatch import receiver
 
-from core.tasks import enqueue_on_commit
+from core.tasks import enqueue
 
 from .signals import allocation_failed, letters_allocated
 from .tasks import allocate_order, send_order_confirmation
@@ -11,9 +11,9 @@ from .tasks import allocate_order, send_order_confirmation
 
 @receiver(letters_allocated, dispatch_uid="allocation-confirmation")
 def confirmation_enqueue(sender, order_id, **kwargs):
-    enqueue_on_commit(send_order_confirmation, order_id)
+    enqueue(send_order_confirmation, order_id)
 
 
 @receiver(allocation_failed, dispatch_uid="allocation-retry")
 def allocation_retry_enqueue(sender, order_id, **kwargs):
-    enqueue_on_commit(allocate_order, order_id)
+    enqueue(allocate_order, order_id)

@@ -213,9 +213,7 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
             terms = {"campaign", "amount"} & set(form.changed_data)
             super().save_model(request, obj, form, change)  # the buyer's details; the terms are the service's
             if terms:
-                order_terms_change(
-                    order_id=obj.pk, campaign=obj.campaign, amount=obj.amount, changed_by=request.user
-                )
+                order_terms_change(order_id=obj.pk, campaign=obj.campaign, amount=obj.amount, changed_by=request.user)
             return
         # Placed already by order_place (OrderPlaceForm.clean): show that order.
         obj.pk = form.placed.pk

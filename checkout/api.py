@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -12,18 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import referrer_for
-from allocation.models import Order, OrderChannel
+from allocation.models import Order
 from allocation.selectors import order_visible_to, order_with_letters
-from allocation.services import Buyer, order_amount_suggested, order_place
-from payments.providers import card_provider
-from payments.services import (
-    OFFLINE_PERMISSION,
-    offline_payment_check,
-    payment_record_offline,
-    payment_start_card,
-)
+from allocation.services import Buyer
+from payments.services import OFFLINE_PERMISSION
 
 from .serializers import OrderCreateSerializer, OrderSerializer
+from .services import OFFLINE, order_checkout
 
 
 def _requested_payment_method(data):
@@ -69,59 +64,39 @@ class OrderCreateView(APIView):
         ],
     )
     def post(self, request):
-        method = _requested_payment_method(request.data)
-        if method == "offline" and not request.user.has_perm(OFFLINE_PERMISSION):
-            raise PermissionDenied()
+        if _requested_payment_method(request.data) == OFFLINE and not request.user.has_perm(OFFLINE_PERMISSION):
+            raise PermissionDenied()  # before reading the names: 403, not 400
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if data["payment"]["method"] == "offline":
-            # The limit is per order: the amount given, else the suggested price of its names.
-            amount = data.get("amount")
-            if amount is None:
-                amount = order_amount_suggested(campaign=data["campaign"], name_count=len(data["names"]))
-            try:
-                offline_payment_check(user=request.user, amount=amount, currency=data["campaign"].currency)
-            except DjangoValidationError as error:
-                raise PermissionDenied(error.messages[0]) from error
-        if data["payment"]["method"] == "stripe":
-            try:
-                card_provider()
-            except ImproperlyConfigured:
-                return Response(
-                    {"detail": _("Card payments are not available right now.")},
-                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                )
-        user = request.user if request.user.is_authenticated else None
         try:
-            with transaction.atomic():
-                order = order_place(
-                    campaign=data["campaign"],
-                    names=data["names"],
-                    buyer=Buyer(**(data.get("buyer") or {})),
-                    created_by=user,
-                    channel=OrderChannel.API if user else OrderChannel.ONLINE,
-                    amount=data.get("amount"),
-                    allow_custom_price=bool(user and user.is_staff),
-                    referred_by=None if user else referrer_for(request=request),
-                    # A buyer ordering for themselves reads in the language of their request; an
-                    # order registered by a user takes that user's (accounts.selectors.order_language).
-                    language="" if user else translation.get_language(),
-                )
-                if data["payment"]["method"] == "offline":
-                    payment_record_offline(
-                        order=order, reference=data["payment"]["reference"], recorded_by=request.user
-                    )
+            checkout = order_checkout(
+                campaign=data["campaign"],
+                names=data["names"],
+                buyer=Buyer(**(data.get("buyer") or {})),
+                amount=data.get("amount"),
+                user=request.user,
+                registers=True,
+                payment_method=data["payment"]["method"],
+                payment_reference=data["payment"].get("reference", ""),
+                start_card_payment=True,
+                referred_by=referrer_for(request=request),
+                language=translation.get_language(),
+            )
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(*error.args) from error
+        except ImproperlyConfigured:
+            return Response(
+                {"detail": _("Card payments are not available right now.")}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+            )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
-
-        order = order_with_letters(Order.objects.select_related("campaign").filter(pk=order.pk)).get()
+        order = order_with_letters(Order.objects.select_related("campaign").filter(pk=checkout.order.pk)).get()
         body = OrderSerializer(order, context={"request": request}).data
-        if data["payment"]["method"] == "stripe":
-            payment, client_secret = payment_start_card(order_id=order.pk)
+        if checkout.payment is not None:
             body["payment"] = {
-                "provider": payment.provider,
-                "client_secret": client_secret,
+                "provider": checkout.payment.provider,
+                "client_secret": checkout.client_secret,
                 "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
             }
         return Response(body, status=status.HTTP_201_CREATED)

@@ -14,19 +14,20 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import referrer_for
 from allocation.forms import BuyerForm, NameFormRules, NameFormSet
-from allocation.models import Order, OrderChannel, OrderStatus
+from allocation.models import Order, OrderStatus
 from allocation.selectors import order_letters_describe
 from allocation.services import (
     Buyer,
     OrderNamesInvalid,
     order_amount_suggested,
     order_expires_at,
-    order_place,
     order_place_again,
 )
 from payments.models import PaymentProvider, PaymentStatus
 from payments.services import order_sync_card_payments, payment_demo_complete, payment_start_card
 from scrolls.models import Campaign
+
+from .services import order_checkout
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +88,14 @@ def order_buy(request, slug):
                 names = [form.cleaned_data for form in filled_forms]
                 buyer = buyer_form.cleaned_data
                 try:
-                    order = order_place(
+                    order = order_checkout(
                         campaign=campaign,
                         names=names,
                         buyer=Buyer(name=buyer["buyer_name"], email=buyer["buyer_email"], phone=buyer["buyer_phone"]),
-                        channel=OrderChannel.ONLINE,
                         amount=buyer["amount"],
                         referred_by=referrer_for(request=request),
                         language=translation.get_language(),
-                    )
+                    ).order
                 except ValidationError as error:
                     _apply_service_errors(error, formset, buyer_form, filled_forms)
                 else:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404
 
 from .models import Campaign, Scroll, ScrollState, TextEdition, TextLetter
 
@@ -188,3 +189,19 @@ def scroll_position_describe(*, campaign_slug: str, scroll_number: int, position
         "total": scroll.total_letters,
         **letter_identity(text_letter=text_letter, exact=exact),
     }
+
+
+def campaign_public(*, slug: str) -> tuple[Campaign, list[Scroll]]:
+    """A campaign and its scrolls, past and present, newest first, each with its siyum (the
+    siyum app's, read through its relation: scrolls imports nothing of it)."""
+    campaign = get_object_or_404(Campaign, slug=slug)
+    scrolls = list(campaign.scrolls.select_related("siyum").order_by("-number"))
+    return campaign, scrolls
+
+
+def scroll_public(*, slug: str, number: int) -> Scroll:
+    """One scroll of a campaign, with its siyum. The names written in it are
+    `letters_allocated`, kept by allocation, so nothing is counted."""
+    return get_object_or_404(
+        Scroll.objects.select_related("campaign", "siyum", "edition"), campaign__slug=slug, number=number
+    )

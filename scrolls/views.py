@@ -6,7 +6,7 @@ from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from .models import ScriptCustom
-from .selectors import campaigns_progress
+from .selectors import campaign_public, campaigns_progress, scroll_public
 
 # The languages the embeddable widget speaks; shluchim choose one per site.
 WIDGET_LANGUAGES = ("he", "en", "ru")
@@ -73,3 +73,16 @@ def widget_script(request, slug):
     # The script only says where the frame is; the frame carries the figures.
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+# --- Public pages --------------------------------------------------------------------------
+
+
+def campaign_detail(request, slug):
+    campaign, scrolls = campaign_public(slug=slug)
+    return render(request, "scrolls/campaign.html", {"campaign": campaign, "scrolls": scrolls})
+
+
+def scroll_detail(request, slug, number):
+    scroll = scroll_public(slug=slug, number=number)
+    return render(request, "scrolls/scroll.html", {"scroll": scroll, "campaign": scroll.campaign})

@@ -2,7 +2,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from allocation.models import Reservation
-from scrolls.models import Campaign, Scroll, ScrollState
+from scrolls.models import Scroll, ScrollState
 
 
 def _with_reservations(scrolls: QuerySet) -> QuerySet:
@@ -37,19 +37,4 @@ def scrolls_with_honours() -> QuerySet:
         Scroll.objects.filter(state__in=[ScrollState.OPEN, ScrollState.FULL])
         .select_related("campaign")
         .order_by("campaign__name", "number")
-    )
-
-
-def campaign_public(*, slug: str) -> tuple[Campaign, list[Scroll]]:
-    """A campaign and its scrolls, past and present, newest first, each with its siyum."""
-    campaign = get_object_or_404(Campaign, slug=slug)
-    scrolls = list(campaign.scrolls.select_related("siyum").order_by("-number"))
-    return campaign, scrolls
-
-
-def scroll_public(*, slug: str, number: int) -> Scroll:
-    """One scroll of a campaign, with its siyum. The names written in it are
-    `letters_allocated`, kept by allocation, so nothing is counted."""
-    return get_object_or_404(
-        Scroll.objects.select_related("campaign", "siyum", "edition"), campaign__slug=slug, number=number
     )

@@ -2,12 +2,7 @@ from django.urls import path
 
 from . import views
 
-# Public pages of a campaign's scrolls, and the staff's pages for honour letters and the siyum.
-public_urlpatterns = [
-    path("campaigns/<slug:slug>/", views.campaign_detail, name="campaign-detail"),
-    path("campaigns/<slug:slug>/scrolls/<int:number>/", views.scroll_detail, name="scroll-detail"),
-]
-
+# The staff's pages for honour letters and the siyum.
 app_name = "siyum"
 urlpatterns = [
     path("honours/", views.honours, name="honours"),

@@ -12,9 +12,7 @@ from allocation.services import reservation_cancel, reservation_create, reservat
 
 from .forms import HonoureeForm, HonourForm, ReservationForm, SiyumForm
 from .selectors import (
-    campaign_public,
     scroll_awaiting_siyum,
-    scroll_public,
     scrolls_awaiting_siyum,
     scrolls_with_honours,
 )
@@ -188,16 +186,3 @@ def siyum_hold(request, scroll_id):
                 )  # fmt: skip
                 return redirect("scroll-detail", slug=scroll.campaign.slug, number=scroll.number)
     return render(request, "siyum/hold.html", {"scroll": scroll, "form": form, "honour_forms": honour_forms})
-
-
-# --- Public pages --------------------------------------------------------------------------
-
-
-def campaign_detail(request, slug):
-    campaign, scrolls = campaign_public(slug=slug)
-    return render(request, "siyum/campaign.html", {"campaign": campaign, "scrolls": scrolls})
-
-
-def scroll_detail(request, slug, number):
-    scroll = scroll_public(slug=slug, number=number)
-    return render(request, "siyum/scroll.html", {"scroll": scroll, "campaign": scroll.campaign})

@@ -14,8 +14,8 @@ from django.db.models import F
 from pypdf import PdfReader
 
 from accounts.models import Profile
-from allocation.models import Letter, Order, OrderChannel
-from allocation.services import order_mark_paid, order_refund_record
+from allocation.models import Letter, Order, OrderChannel, OrderStatus
+from allocation.services import order_refund_record, order_transition
 from reports.models import WeeklyReportSent
 from reports.selectors import weekly_report, weekly_reports_due
 from reports.tasks import send_weekly_reports
@@ -43,13 +43,14 @@ def paid_with_letters(campaign, when, count=1, *, channel=OrderChannel.ONLINE, c
     (inserting is all the letter guard allows, and all that is done here)."""
     names = [name_data(index, city=city, country=country) for index in range(count)]
     order = make_order(campaign, names=names, channel=channel, created_by=created_by)
-    order_mark_paid(order_id=order.pk)
-    changes = {"paid_at": when, "referred_by": referred_by}
+    # What it comes to is set while it is pending: once paid, the database keeps it as it is.
+    changes = {"referred_by": referred_by}
     if amount is not None:
         changes["amount"] = amount
     if currency is not None:
         changes["currency"] = currency
     Order.objects.filter(pk=order.pk).update(**changes)
+    order_transition(order_id=order.pk, to=OrderStatus.PAID, now=when)
     scroll = Scroll.objects.get(campaign=campaign, state="open")
     first = scroll.steps_walked + 1
     Letter.objects.bulk_create(

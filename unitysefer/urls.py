@@ -8,7 +8,6 @@ from accounts.views import language_set
 from checkout.api import OrderCreateView, OrderDetailView
 from payments.views import stripe_webhook
 from scrolls.api import CampaignListView
-from siyum.urls import public_urlpatterns as scroll_pages
 
 from .views import healthz
 
@@ -31,7 +30,6 @@ urlpatterns = [
     path("shliach/", include("registrations.urls")),
     path("reports/", include("reports.urls")),
     path("staff/", include("siyum.urls")),
-    path("", include(scroll_pages)),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
     path("", include("checkout.urls")),
