@@ -12,7 +12,7 @@ LOCK_DEV := requirements/test.txt
 # uv resolves the locks (installed into the virtualenv by `make lock` only).
 UV_VERSION := 0.13.9
 LOCK_ARGS ?=
-UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+UV_COMPILE = $(BIN)/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 # Where `make run` keeps its own PostgreSQL's data when it starts one (git-ignored; kept by
 # `make clean`, deleted by `make clean-data`).
