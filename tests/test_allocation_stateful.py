@@ -10,10 +10,14 @@ so the next example starts again from the seeded campaigns."""
 import datetime
 import itertools
 import types
+from collections import defaultdict
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -21,12 +25,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import scrolls.services
 from allocation.lottery import lottery_order
-from allocation.models import Letter, Order, OrderCancellation, OrderStatus, Reservation
+from allocation.models import ORDER_TRANSITIONS, Letter, Order, OrderCancellation, OrderStatus, Reservation
 from allocation.services import (
     order_allocate,
     order_cancel,
     order_mark_paid,
     orders_allocate_pending,
+    orders_expire_pending,
     reservation_cancel,
     reservation_create,
     reservation_give,
@@ -169,6 +174,32 @@ class Allocation(RuleBasedStateMachine):
         order_id = self.pick(data, self.orders(OrderStatus.PENDING))
         if order_id is not None:
             order_cancel(order_id=order_id, cancellation=data.draw(st.sampled_from(OrderCancellation.values)))
+
+    @precondition(lambda self: self.orders(OrderStatus.PENDING))
+    @rule()
+    def expire(self):
+        """A day passes: every pending order expires, and payments cancels its card attempts."""
+        pending = set(self.orders(OrderStatus.PENDING))
+        orders_expire_pending(now=timezone.now() + timedelta(minutes=settings.PENDING_ORDER_TTL_MINUTES + 1))
+        assert not self.orders(OrderStatus.PENDING)
+        assert not Payment.objects.filter(order_id__in=pending, status=PaymentStatus.CREATED).exists()
+
+    @precondition(lambda self: Payment.objects.filter(order__status=OrderStatus.CANCELLED, provider="demo").exists())
+    @rule(data=st.data())
+    def card_money_arrives_after_expiry(self, data):
+        """The buyer paid just before the order expired; the news comes after: it pays the order."""
+        payments = list(
+            Payment.objects.filter(order__status=OrderStatus.CANCELLED, provider="demo")
+            .order_by("pk").values_list("pk", flat=True)
+        )  # fmt: skip
+        payment_id = self.pick(data, payments)
+        if payment_id is None:
+            return
+        payment = payment_demo_complete(payment_id=payment_id, succeeded=True)
+        assert (payment.status, Order.objects.get(pk=payment.order_id).status) == (
+            PaymentStatus.SUCCEEDED,
+            OrderStatus.PAID,
+        )
 
     @precondition(lambda self: Payment.objects.filter(status=PaymentStatus.SUCCEEDED).exists())
     @rule(data=st.data())
@@ -329,6 +360,19 @@ class Allocation(RuleBasedStateMachine):
                 assert letters == names, (order_id, status, names, letters)
             elif status in (OrderStatus.PENDING, OrderStatus.CANCELLED) or order_id in self.interrupted:
                 assert letters == 0, (order_id, status, letters)
+
+    @invariant()
+    def every_order_moved_only_along_its_lifecycle(self):
+        history = defaultdict(list)
+        for order_id, status in rows(
+            "SELECT id, status FROM allocation_historicalorder ORDER BY id, history_date, history_id"
+        ):
+            if not history[order_id] or history[order_id][-1] != status:
+                history[order_id].append(status)
+        for order_id, statuses in history.items():
+            assert statuses[0] == OrderStatus.PENDING, (order_id, statuses)
+            for old, new in itertools.pairwise(statuses):
+                assert new in ORDER_TRANSITIONS[old], (order_id, statuses)
 
     @invariant()
     def a_letter_once_written_never_changes(self):
