@@ -1,6 +1,6 @@
 """Settings, all from environment variables (listed with their defaults in .env.example).
 
-The defaults are the embedded ones `make run` needs on a bare machine: SQLite, tasks run
+The defaults are the embedded ones `make run` needs on a bare machine: PostgreSQL on 127.0.0.1:5432, tasks run
 in-process, demo payments. Production sets DATABASE_URL, REDIS_URL and the Stripe keys.
 """
 
