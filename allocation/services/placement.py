@@ -50,8 +50,8 @@ def _copy_text(value) -> str:
 
 
 class _NameWriter:
-    """Writes an order's names with COPY, in batches: the fastest way in, for an order of 3
-    names or of 200,000 (memory stays flat however many stream through)."""
+    """Writes a stream of names with COPY, in batches: the fastest way in for an import of
+    200,000, and memory stays flat however many stream through."""
 
     def __init__(self, order: Order):
         self.order_id = str(order.pk)
@@ -113,7 +113,7 @@ def order_place(
     `names` is a list of what each door received, cleaned here (OrderNamesInvalid names every
     refused row). An import streams names it has already put through name_clean row by row, to
     report each problem by its row: it passes an iterable with `names_cleaned`, and they are
-    written as they come, so memory stays flat. `amount` defaults to the campaign's price per
+    written with COPY as they come, so memory stays flat. `amount` defaults to the campaign's price per
     name; less only with `allow_custom_price` (staff, honour letters, an approved bulk price).
     `referred_by` is the shliach whose referral link brought the buyer; `language` the one the
     buyer ordered in, which their emails are written in."""
@@ -142,14 +142,19 @@ def order_place(
         if created_by is not None:  # the audit names the person, in a request or not
             order._history_user = created_by
         order.save(force_insert=True)
-        writer = _NameWriter(order)
-        for cleaned in names:
-            writer.add(cleaned)
-        writer.flush()
-        if writer.count == 0:
+        if count_known:  # in memory already: one INSERT a batch, as any statement the ORM makes
+            Name.objects.bulk_create([Name(order=order, **cleaned) for cleaned in names], batch_size=NAME_WRITE_BATCH)
+            written = len(names)
+        else:
+            writer = _NameWriter(order)
+            for cleaned in names:
+                writer.add(cleaned)
+            writer.flush()
+            written = writer.count
+        if written == 0:
             raise ValidationError({"names": [_("Add at least one name.")]})
         if not count_known:  # streamed: the price is known once every name is in
-            _amount_check(order=order, amount=amount, name_count=writer.count, allow_custom_price=allow_custom_price)
+            _amount_check(order=order, amount=amount, name_count=written, allow_custom_price=allow_custom_price)
             order.save(update_fields=["amount"])
     return order
 
