@@ -11,6 +11,8 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.signals import announce_on_commit
+
 from .models import (
     DEFAULT_TOTAL_LETTERS,
     AllocationMode,
@@ -28,7 +30,7 @@ from .selectors import (
     progress_local_forget,
     text_edition_default,
 )
-from .signals import scroll_opened, scroll_resized, scroll_resizing
+from .signals import scroll_filled, scroll_opened, scroll_resized, scroll_resizing
 from .torah_text import Letter, iter_letters, iter_verses_from_package
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,11 @@ def scroll_mark_full_and_open_next(*, scroll: Scroll) -> Scroll:
         edition=text_edition_default() or scroll.edition,
         total_letters=scroll.total_letters,
     )
-    return _scroll_open(campaign=scroll.campaign, number=scroll.number + 1, fields=fields)
+    opened = _scroll_open(campaign=scroll.campaign, number=scroll.number + 1, fields=fields)
+    announce_on_commit(
+        scroll_filled, sender=Scroll, scroll_id=scroll.pk, campaign_id=scroll.campaign_id, next_scroll_id=opened.pk
+    )
+    return opened
 
 
 def _scroll_open(*, campaign: Campaign, number: int, fields: dict) -> Scroll:

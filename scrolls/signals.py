@@ -1,6 +1,7 @@
 """What scrolls announce; higher apps listen (allocation keeps a scroll's honour letters).
 Sent inside the transaction that does it, so a listener's work commits or rolls back with it,
-and a listener may refuse (raise ValidationError) what is about to happen."""
+and a listener may refuse (raise ValidationError) what is about to happen; except
+scroll_filled, sent once it is committed (core.signals.announce_on_commit)."""
 
 from django.dispatch import Signal
 
@@ -12,3 +13,7 @@ scroll_resizing = Signal()
 
 # An empty scroll took another size: scroll.
 scroll_resized = Signal()
+
+# A scroll's walk reached its end: it is full (waiting for its siyum) and the next one is open:
+# scroll_id, campaign_id, next_scroll_id.
+scroll_filled = Signal()

@@ -10,6 +10,7 @@ from allocation.services import (
     orders_allocate_pending,
 )
 from scrolls.models import Scroll, ScrollState
+from scrolls.signals import scroll_filled
 
 from .factories import make_order, shrink_open_scroll
 
@@ -119,3 +120,27 @@ def test_database_refuses_a_position_outside_the_scroll(campaigns):
 def test_database_refuses_two_open_scrolls_in_a_campaign(campaigns):
     with pytest.raises(IntegrityError), transaction.atomic():
         Scroll.objects.create(campaign=campaigns["idf"], number=2, state=ScrollState.OPEN)
+
+
+def test_a_scroll_that_fills_is_announced_once_it_commits(campaigns, django_capture_on_commit_callbacks):
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(kwargs)
+
+    campaign = campaigns["idf"]
+    full = shrink_open_scroll(campaign, 2)
+    scroll_filled.connect(listener, dispatch_uid="test-scroll-filled")
+    try:
+        order = make_order(campaign, 3)
+        order_mark_paid(order_id=order.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                order_allocate(order_id=order.pk)
+                assert heard == []
+        following = Scroll.objects.get(campaign=campaign, number=full.number + 1)
+        assert [(h["scroll_id"], h["campaign_id"], h["next_scroll_id"]) for h in heard] == [
+            (full.pk, campaign.pk, following.pk)
+        ]
+    finally:
+        scroll_filled.disconnect(dispatch_uid="test-scroll-filled")
