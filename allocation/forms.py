@@ -118,3 +118,13 @@ class BuyerForm(forms.Form):
         self.fields["buyer_email"].widget.attrs["dir"] = "ltr"
         self.fields["buyer_phone"].widget.attrs["dir"] = "ltr"
         self.fields["amount"].widget.attrs["dir"] = "ltr"
+
+
+class ConsentForm(forms.Form):
+    """The consent to the privacy notice, asked wherever a person gives names (the buy page, an
+    import's confirmation, the grid); drawn by templates/allocation/_consent.html with the link
+    to the notice. Its moment and the notice's version are recorded with the order."""
+
+    consent = forms.BooleanField(
+        error_messages={"required": _("Please agree to the privacy notice to continue.")},
+    )

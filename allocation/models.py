@@ -91,6 +91,17 @@ class Order(models.Model):
     # The language the buyer used when ordering: their emails are written in it. Blank (an order
     # registered for someone else): the registering user's language, else the site's.
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES, default="")
+    # The consent given when the order was placed (the buy page, the API, an import or the grid):
+    # when, and to which version of the privacy notice (PRIVACY_NOTICE_VERSION). Written by
+    # order_place alone, never changed (allocation/migrations/0014).
+    consent_at = models.DateTimeField(_("consent given"), null=True, blank=True, editable=False)
+    privacy_notice_version = models.CharField(
+        _("privacy notice consented to"), max_length=32, blank=True, default="", editable=False
+    )
+    # When the buyer's contact data and the names' personal details were erased (the privacy
+    # app: on request, or after PERSONAL_DATA_RETENTION_YEARS); the Hebrew names, letters and
+    # amounts stay.
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -109,9 +120,15 @@ class Order(models.Model):
                 condition=~Q(status="cancelled") | (Q(cancelled_at__isnull=False) & ~Q(cancellation="")),
                 name="order_cancelled_has_date_and_reason",
             ),
+            # An erased order keeps neither: whom it was for is what was erased.
             models.CheckConstraint(
-                condition=~Q(buyer_email="") | Q(created_by__isnull=False),
+                condition=~Q(buyer_email="") | Q(created_by__isnull=False) | Q(erased_at__isnull=False),
                 name="order_has_buyer_or_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_at__isnull=True, privacy_notice_version="")
+                | (Q(consent_at__isnull=False) & ~Q(privacy_notice_version="")),
+                name="order_consent_has_date_and_version",
             ),
         ]
         permissions = [("view_all_orders", _("Can see every order"))]

@@ -1,11 +1,18 @@
 """What allocation announces; higher apps listen (connected in their AppConfig.ready). Each is
-sent once the transaction that did it commits (core.signals.announce_on_commit), with ids."""
+sent once the transaction that did it commits (core.signals.announce_on_commit), with ids;
+except order_status_changing, sent inside it."""
 
 from django.dispatch import Signal
 
 # An order moved along its lifecycle (allocation.services.lifecycle): order_id, campaign_id,
 # old and new status (OrderStatus values), and the reason of a cancellation ("" otherwise).
 order_status_changed = Signal()
+
+# The same move, sent inside the transaction that makes it (before order_status_changed, which
+# waits for the commit): order, old, new. What a listener writes commits or rolls back with the
+# move, e.g. a receipt's number taken with the payment. A listener must not raise for a case it
+# does not handle: its exception undoes the move.
+order_status_changing = Signal()
 
 # Every name of an order now holds a letter: order_id, campaign_id.
 letters_allocated = Signal()

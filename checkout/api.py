@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts.selectors import referrer_for
 from allocation.models import Order
 from allocation.selectors import order_visible_to, order_with_letters
-from allocation.services import Buyer
+from allocation.services import Buyer, Consent
 from payments.services import OFFLINE_PERMISSION
 
 from .serializers import OrderCreateSerializer, OrderSerializer
@@ -49,6 +49,7 @@ class OrderCreateView(APIView):
                         {"hebrew_name": "שרה", "parent_hebrew_name": "רבקה", "gender": "f", "deceased": True},
                     ],
                     "payment": {"method": "offline", "reference": "receipt 118"},
+                    "consent": True,
                 },
             ),
             OpenApiExample(
@@ -59,6 +60,7 @@ class OrderCreateView(APIView):
                     "buyer": {"name": "Rivka Cohen", "email": "rivka@example.org"},
                     "names": [{"hebrew_name": "משה", "parent_hebrew_name": "מרים", "gender": "m"}],
                     "payment": {"method": "stripe"},
+                    "consent": True,
                 },
             ),
         ],
@@ -82,6 +84,7 @@ class OrderCreateView(APIView):
                 start_card_payment=True,
                 referred_by=referrer_for(request=request),
                 language=translation.get_language(),
+                consent=Consent.given_now() if data["consent"] else None,
             )
         except DjangoPermissionDenied as error:
             raise PermissionDenied(*error.args) from error

@@ -69,6 +69,14 @@ class OrderCreateSerializer(serializers.Serializer):
     names = NameInputSerializer(many=True, allow_empty=False, max_length=MAX_NAMES_PER_ORDER)
     payment = PaymentInputSerializer()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    consent = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "The buyer agrees to the privacy notice (/privacy/): required (true) without a token, when "
+            "buyers order for themselves; recorded with the order, with the notice's version and the moment."
+        ),
+    )
 
 
 class LetterSerializer(serializers.Serializer):

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from allocation.models import Order, OrderChannel
-from allocation.services import Buyer, order_amount_suggested, order_place
+from allocation.services import Buyer, Consent, order_amount_suggested, order_place
 from payments.models import Payment
 from payments.providers import card_provider
 from payments.services import OFFLINE_PERMISSION, offline_payment_check, payment_record_offline, payment_start_card
@@ -39,6 +40,7 @@ def order_checkout(
     start_card_payment: bool = False,
     referred_by=None,
     language: str = "",
+    consent: Consent | None = None,
 ) -> Checkout:
     """Place an order and start its payment.
 
@@ -50,6 +52,9 @@ def order_checkout(
     a card payment needs a provider (ImproperlyConfigured). Nothing is saved unless it all holds."""
     user = user if user is not None and user.is_authenticated else None
     registering = bool(registers and user)
+    if consent is None and not registering:
+        # Buyers order for themselves: their details and names are kept as the notice says.
+        raise ValidationError({"consent": [_("Please agree to the privacy notice to continue.")]})
     if payment_method == OFFLINE:
         if user is None or not user.has_perm(OFFLINE_PERMISSION):
             raise PermissionDenied
@@ -73,6 +78,7 @@ def order_checkout(
             allow_custom_price=bool(registering and user.is_staff),
             referred_by=None if registering else referred_by,
             language="" if registering else language,
+            consent=consent,
         )
         if payment_method == OFFLINE:
             payment_record_offline(order=order, reference=payment_reference, recorded_by=user)

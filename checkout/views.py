@@ -13,11 +13,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import referrer_for
-from allocation.forms import BuyerForm, NameFormRules, NameFormSet
+from allocation.forms import BuyerForm, ConsentForm, NameFormRules, NameFormSet
 from allocation.models import Order, OrderStatus
 from allocation.selectors import order_letters_describe
 from allocation.services import (
     Buyer,
+    Consent,
     OrderNamesInvalid,
     order_amount_suggested,
     order_expires_at,
@@ -79,11 +80,14 @@ def order_buy(request, slug):
     campaign = get_object_or_404(Campaign, slug=slug, active=True)
     if request.method == "POST":
         buyer_form = BuyerForm(request.POST)
+        consent_form = ConsentForm(request.POST)
         if "add_name" in request.POST:
+            consent_form = ConsentForm(initial={"consent": request.POST.get("consent") == "on"})
             formset = _formset_with_one_more_row(request.POST, campaign)
         else:
             formset = NameFormSet(request.POST, prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
-            if formset.is_valid() and buyer_form.is_valid():
+            consent_given = consent_form.is_valid()  # said beside its box, with the other fields' problems
+            if formset.is_valid() and buyer_form.is_valid() and consent_given:
                 filled_forms = [form for form in formset.forms if form.cleaned_data]
                 names = [form.cleaned_data for form in filled_forms]
                 buyer = buyer_form.cleaned_data
@@ -95,6 +99,7 @@ def order_buy(request, slug):
                         amount=buyer["amount"],
                         referred_by=referrer_for(request=request),
                         language=translation.get_language(),
+                        consent=Consent.given_now(),
                     ).order
                 except ValidationError as error:
                     _apply_service_errors(error, formset, buyer_form, filled_forms)
@@ -102,11 +107,13 @@ def order_buy(request, slug):
                     return redirect("order-pay", token=order.token)
     else:
         buyer_form = BuyerForm()
+        consent_form = ConsentForm()
         formset = NameFormSet(prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
     context = {
         "campaign": campaign,
         "formset": formset,
         "buyer_form": buyer_form,
+        "consent_form": consent_form,
         "blank_forms_html": None if formset.is_bound else _buy_forms_blank_html(campaign),
         "suggested_price": order_amount_suggested(campaign=campaign, name_count=1),
     }

@@ -186,6 +186,8 @@ def test_a_letter_is_bought_with_the_keyboard_alone(browser, live_server, campai
     page.keyboard.type("Rivka Cohen")
     _tab_to(page, "#id_buyer_email")
     page.keyboard.type("rivka@example.org")
+    _tab_to(page, "#id_consent")
+    page.keyboard.press("Space")  # agreed to the privacy notice
 
     _tab_to(page, "#continue-to-payment")
     page.keyboard.press("Enter")

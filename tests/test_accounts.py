@@ -216,7 +216,8 @@ def test_the_anonymous_api_credits_the_referral_too(campaigns, settings):
     shliach = make_shliach("levi")
     client = APIClient()
     client.get(f"/r/{shliach.profile.referral_code}/")
-    response = client.post("/api/v1/orders/", order_payload(payment={"method": "stripe"}), format="json")
+    payload = order_payload(payment={"method": "stripe"}, consent=True)
+    response = client.post("/api/v1/orders/", payload, format="json")
     assert response.status_code == 201, response.json()
     assert Order.objects.get(pk=response.json()["id"]).referred_by == shliach
 

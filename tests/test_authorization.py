@@ -114,6 +114,7 @@ TABLE = {
     "order-pay-demo": ("/orders/{token}/pay/demo/", answers(405)),  # POST only
     "order-again": ("/orders/{token}/again/", answers(405)),  # POST only
     "home": ("/", PUBLIC),
+    "privacy:notice": ("/privacy/", PUBLIC),
     "campaign-widget": ("/widget/idf/", PUBLIC),
     "campaign-widget-script": ("/widget/idf.js", PUBLIC),
 }

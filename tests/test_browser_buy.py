@@ -23,6 +23,7 @@ def test_buy_two_letters_and_read_them_on_the_done_page(page, live_server, campa
     page.fill("#id_names-1-parent_hebrew_name", "יוסף")
     page.fill("#id_buyer_name", "Rivka Cohen")
     page.fill("#id_buyer_email", "rivka@example.org")
+    page.check("#id_consent")
     page.click("#continue-to-payment")
 
     page.wait_for_selector("#demo-succeed")

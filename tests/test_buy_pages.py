@@ -26,6 +26,7 @@ def buy_form(**overrides):
         "buyer_email": "rivka@example.org",
         "buyer_phone": "",
         "amount": "",
+        "consent": "on",
     }
     data.update(overrides)
     return data

@@ -16,7 +16,7 @@ from allocation.services import (
     order_refund_record,
     order_transition,
 )
-from allocation.signals import order_status_changed
+from allocation.signals import order_status_changed, order_status_changing
 
 from .factories import make_order
 
@@ -83,6 +83,29 @@ def test_marking_paid_twice_or_after_a_refund_changes_nothing(campaigns):
     assert order_mark_paid(order_id=order.pk).paid_at == paid_at
     order_refund_record(order_id=order.pk)
     assert order_mark_paid(order_id=order.pk).status == OrderStatus.REFUNDED
+
+
+def test_a_listener_inside_the_transaction_commits_or_rolls_back_with_the_move(campaigns):
+    seen = []
+
+    def listener(sender, order, old, new, **kwargs):
+        seen.append((order.pk, old, new))
+        if new == OrderStatus.CANCELLED:
+            raise RuntimeError("a listener that fails undoes the move")
+
+    order_status_changing.connect(listener, dispatch_uid="test-lifecycle-inside")
+    try:
+        order = make_order(campaigns["idf"], 1)
+        with pytest.raises(RuntimeError):
+            order_cancel(order_id=order.pk)
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
+        order_mark_paid(order_id=order.pk)
+        assert seen == [
+            (order.pk, OrderStatus.PENDING, OrderStatus.CANCELLED),
+            (order.pk, OrderStatus.PENDING, OrderStatus.PAID),
+        ]
+    finally:
+        order_status_changing.disconnect(dispatch_uid="test-lifecycle-inside")
 
 
 def test_the_change_is_announced_once_its_transaction_commits(campaigns, django_capture_on_commit_callbacks):

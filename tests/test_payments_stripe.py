@@ -239,6 +239,7 @@ def test_anonymous_api_order_by_card_returns_a_client_secret_and_letters_once_pa
         "buyer": {"name": "Dovid", "email": "dovid@example.org"},
         "names": [{"hebrew_name": "דוד", "parent_hebrew_name": "שרה", "gender": "m"}],
         "payment": {"method": "stripe"},
+        "consent": True,
     }
     response = APIClient().post("/api/v1/orders/", payload, format="json")
     assert response.status_code == 201, response.json()

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "reports",
     "siyum",
     "checkout",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -365,3 +366,25 @@ PENDING_ORDER_TTL_MINUTES = env.int("PENDING_ORDER_TTL_MINUTES", default=1440)
 
 # Where the page loads Stripe.js from (tests point it at the Stripe stand-in).
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+
+# --- Privacy (the privacy app; docs/architecture.md, "Personal data") ---------------------------
+# The version of the privacy notice (/privacy/) shown now, recorded with every consent given (the
+# buy page, the API, an import, the grid). Change it whenever the notice's text changes.
+PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-12-03")
+# Where people write about their data, shown on the privacy page; empty: DEFAULT_FROM_EMAIL.
+PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default="")
+# Orders made more than this many years ago have their contact data erased by the daily task
+# (the Hebrew names, letters, certificates' codes and amounts stay); 0: kept until asked.
+PERSONAL_DATA_RETENTION_YEARS = env.int("PERSONAL_DATA_RETENTION_YEARS", default=0)
+# Children's dates of birth (campaigns with an age limit, checked when the order is placed) are
+# erased this many days after their order is paid; empty: kept.
+_child_birth_days = env.str("ERASE_CHILD_BIRTH_DATES_AFTER_DAYS", default="")
+ERASE_CHILD_BIRTH_DATES_AFTER_DAYS = int(_child_birth_days) if _child_birth_days.strip() else None
+# Days the file of a finished import (imported, refused or failed) or one never confirmed is kept:
+# its names are in their order by then, or were never taken. 0: kept.
+IMPORT_FILES_KEPT_DAYS = env.int("IMPORT_FILES_KEPT_DAYS", default=30)
+# "Send me my data": hours the emailed link works; requests per IP address, and per email
+# address (counted only for a caller within its own limit).
+PRIVACY_EXPORT_LINK_HOURS = env.int("PRIVACY_EXPORT_LINK_HOURS", default=24)
+PRIVACY_EXPORT_PER_IP = env.str("PRIVACY_EXPORT_PER_IP", default="5/h")
+PRIVACY_EXPORT_PER_ADDRESS = env.str("PRIVACY_EXPORT_PER_ADDRESS", default="3/d")

@@ -29,6 +29,7 @@ urlpatterns = [
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("shliach/", include("registrations.urls")),
     path("reports/", include("reports.urls")),
+    path("privacy/", include("privacy.urls")),
     path("staff/", include("siyum.urls")),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),

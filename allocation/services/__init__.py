@@ -30,11 +30,12 @@ from .lifecycle import (
     orders_expire_pending,
 )
 from .names import NAME_FIELDS, OrderNamesInvalid, campaign_today, name_clean, name_correct, name_correction_clean
-from .placement import Buyer, order_amount_suggested, order_place, order_place_again, order_terms_change
+from .placement import Buyer, Consent, order_amount_suggested, order_place, order_place_again, order_terms_change
 
 __all__ = [
     "NAME_FIELDS",
     "Buyer",
+    "Consent",
     "OrderNamesInvalid",
     "OrderTransitionRefused",
     "campaign_today",

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from core.signals import announce_on_commit
 
 from ..models import ORDER_TRANSITIONS, Order, OrderCancellation, OrderStatus
-from ..signals import order_status_changed
+from ..signals import order_status_changed, order_status_changing
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def order_transition(*, order_id: int, to: str, by=None, cancellation: str = "",
         if by is not None:
             order._history_user = by
         order.save(update_fields=fields)
+        order_status_changing.send(sender=Order, order=order, old=old, new=to)
         announce_on_commit(
             order_status_changed,
             sender=Order,

@@ -3,6 +3,7 @@ grid, an honour letter given, staff). Every order starts pending, with names tha
 name_clean, the campaign's currency and, unless a person allowed to says otherwise, at least the
 campaign's price per name."""
 
+import datetime
 import io
 import re
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scrolls.models import Campaign
@@ -28,6 +30,19 @@ class Buyer:
     name: str = ""
     email: str = ""
     phone: str = ""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent a person gave to the privacy notice: when, and to which version of it."""
+
+    at: datetime.datetime
+    notice_version: str
+
+    @classmethod
+    def given_now(cls) -> "Consent":
+        """Consent given in this request, to the notice the site shows now."""
+        return cls(at=timezone.now(), notice_version=settings.PRIVACY_NOTICE_VERSION)
 
 
 def order_amount_suggested(*, campaign: Campaign, name_count: int) -> Decimal:
@@ -107,6 +122,7 @@ def order_place(
     referred_by=None,
     language: str = "",
     names_cleaned: bool = False,
+    consent: Consent | None = None,
 ) -> Order:
     """Place a pending order with its names; nothing is saved unless every name is valid.
 
@@ -116,7 +132,9 @@ def order_place(
     written with COPY as they come, so memory stays flat. `amount` defaults to the campaign's price per
     name; less only with `allow_custom_price` (staff, honour letters, an approved bulk price).
     `referred_by` is the shliach whose referral link brought the buyer; `language` the one the
-    buyer ordered in, which their emails are written in."""
+    buyer ordered in, which their emails are written in. `consent` is the consent to the privacy
+    notice given at the door (the buy page, the API, an import's confirmation or the grid),
+    recorded with the order and never changed."""
     if not campaign.active and channel != OrderChannel.HONOUR:
         raise ValidationError({"campaign": [_("This campaign is not taking names now.")]})
     if not names_cleaned:
@@ -136,6 +154,8 @@ def order_place(
             amount=amount if amount is not None else Decimal("0"),
             currency=campaign.currency,
             language=language if language in dict(settings.LANGUAGES) else "",
+            consent_at=consent.at if consent else None,
+            privacy_notice_version=consent.notice_version if consent else "",
         )
         if count_known:
             _amount_check(order=order, amount=amount, name_count=len(names), allow_custom_price=allow_custom_price)
@@ -170,8 +190,11 @@ def _amount_check(*, order: Order, amount: Decimal | None, name_count: int, allo
 
 
 def order_place_again(*, order: Order) -> Order:
-    """A new pending order with the names, buyer, amount and language of one that expired (or
-    was cancelled): the buyer starts again from it. The old order stays as it was."""
+    """A new pending order with the names, buyer, amount, language and consent of one that
+    expired (or was cancelled): the buyer starts again from it. The old order stays as it was.
+    An order whose personal data were erased cannot be started again: whom it was for is gone."""
+    if order.erased_at is not None:
+        raise ValidationError(_("This order's personal details were erased: please place a new order."))
     names = list(order.names.order_by("id").values(*NAME_FIELDS))
     return order_place(
         campaign=order.campaign,
@@ -182,6 +205,8 @@ def order_place_again(*, order: Order) -> Order:
         amount=max(order.amount, order_amount_suggested(campaign=order.campaign, name_count=len(names))),
         referred_by=order.referred_by,
         language=order.language,
+        # The same person's consent, to the notice they agreed to then.
+        consent=Consent(at=order.consent_at, notice_version=order.privacy_notice_version) if order.consent_at else None,
     )
 
 
