@@ -92,8 +92,11 @@ NameFormSet = formset_factory(
     NameForm,
     formset=BaseNameFormSet,
     extra=1,
+    # The rows the page offers; how many names an order may carry is checkout's policy
+    # (ANONYMOUS_ORDER_MAX_NAMES), which says so in its own words. A crafted post builds at most
+    # absolute_max forms (Django's default would be a thousand more).
     max_num=MAX_NAMES_ON_THE_PAGE,
-    validate_max=True,
+    absolute_max=2 * MAX_NAMES_ON_THE_PAGE,
 )
 
 

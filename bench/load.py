@@ -268,7 +268,8 @@ def bench_environment(database=None):
     """Production defaults (DEBUG off) but plain HTTP, with the demo payment provider switched on
     (bench/benchsite/settings.py), which the web flow pays through. Tasks go to an
     in-memory broker, nowhere: what is measured is taking the order and allocating its letters.
-    The API's per-user throttle is lifted: every API client is the one shliach."""
+    The API's per-user throttle is lifted: every API client is the one shliach; so is the limit
+    of orders per address: every web client is the one address."""
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "bench.benchsite.settings",
@@ -282,6 +283,7 @@ def bench_environment(database=None):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMAIL_URL": "memorymail://",
         "API_THROTTLE_USER": "1000000/min",
+        "RATELIMIT_ORDERS": "1000000/h",
         "LOG_LEVEL": "WARNING",
         "PYTHONWARNINGS": "ignore",
     })  # fmt: skip

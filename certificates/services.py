@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -405,27 +406,35 @@ def csv_lines(rows) -> Iterator[str]:
 # --- "Do I have a letter?" -------------------------------------------------------------------
 
 
-def letters_lookup_cache_keys(*, ip: str, email: str) -> tuple[str, str]:
-    """The counters of lookups from an IP address and for an email address (hashed: the
-    cache holds no addresses)."""
+def letters_lookup_cache_keys(*, ip: str, email: str) -> tuple[str, str, str]:
+    """The counters of lookups from an IP address, and for an email address in the hour and in
+    the day (hashed: the cache holds no addresses), under RATELIMIT_CACHE_PREFIX."""
     email_key = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"letters-lookup:ip:{ip}", f"letters-lookup:email:{email_key}"
+    prefix = f"{settings.RATELIMIT_CACHE_PREFIX}letters-lookup"
+    return f"{prefix}:ip:{ip}", f"{prefix}:email:{email_key}", f"{prefix}:email-day:{email_key}"
 
 
-def letters_lookup_rate_limited(*, ip: str, email: str) -> bool:
-    """Count one lookup against the IP address and the email address; whether either has
-    gone over LETTERS_LOOKUP_PER_HOUR in the past hour (the window starts at its first)."""
-    limit = settings.LETTERS_LOOKUP_PER_HOUR
-    over = False
-    for key in letters_lookup_cache_keys(ip=ip, email=email):
-        cache.add(key, 0, timeout=3600)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=3600)
-            count = 1
-        over = over or count > limit
-    return over
+def _lookup_count(key: str, seconds: int) -> int:
+    """One more in the counter; its window starts at its first."""
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        return 1
+
+
+def letters_lookup_rate_check(*, ip: str, email: str) -> None:
+    """Count one lookup against the IP address (LETTERS_LOOKUP_PER_HOUR), then against the email
+    address for the hour (the same) and for the day (LETTERS_LOOKUP_PER_DAY); ValidationError at
+    the first counter over its limit, the ones after it not counted: a caller over its own limit
+    never uses up a real buyer's allowance. The same whether or not the address bought anything."""
+    ip_key, email_hour_key, email_day_key = letters_lookup_cache_keys(ip=ip, email=email)
+    per_hour = settings.LETTERS_LOOKUP_PER_HOUR
+    if _lookup_count(ip_key, 3600) > per_hour or _lookup_count(email_hour_key, 3600) > per_hour:
+        raise ValidationError(_("Too many lookups. Please try again in an hour."), code="per_hour")
+    if _lookup_count(email_day_key, 24 * 3600) > settings.LETTERS_LOOKUP_PER_DAY:
+        raise ValidationError(_("Too many lookups for this address today. Please try again tomorrow."), code="per_day")
 
 
 def letters_lookup_send(*, email: str, language: str = "") -> bool:

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -24,7 +25,7 @@ from .selectors import certificate_by_code, certificate_verify_describe, order_a
 from .services import (
     BOOKLET_INLINE_MAX_NAMES,
     csv_lines,
-    letters_lookup_rate_limited,
+    letters_lookup_rate_check,
     order_booklet_build,
     order_letters_csv_rows,
 )
@@ -165,8 +166,10 @@ def letters_lookup(request):
     form = LettersLookupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        if letters_lookup_rate_limited(ip=client_ip(request), email=email):
-            form.add_error(None, _("Too many lookups. Please try again in an hour."))
+        try:
+            letters_lookup_rate_check(ip=client_ip(request), email=email)
+        except ValidationError as error:
+            form.add_error(None, error)
             return render(request, "certificates/lookup.html", {"form": form}, status=429)
         # Queued even when nothing will be found, so the answer takes as long either way.
         # Written in the language the page was asked in.

@@ -15,10 +15,11 @@ from accounts.selectors import referrer_for
 from allocation.models import Order
 from allocation.selectors import order_visible_to, order_with_letters
 from allocation.services import Buyer, Consent
+from core.security import OrderCreateThrottle
 from payments.services import OFFLINE_PERMISSION
 
 from .serializers import OrderCreateSerializer, OrderSerializer
-from .services import OFFLINE, order_checkout
+from .services import OFFLINE, order_checkout, order_size_check
 
 
 def _requested_payment_method(data):
@@ -32,6 +33,8 @@ class OrderCreateView(APIView):
 
     # Who may create an order depends on how it is paid, so the check is made in post().
     permission_classes = [AllowAny]
+    # Without a token, RATELIMIT_ORDERS per address too, on the buy page's counter.
+    throttle_classes = [*APIView.throttle_classes, OrderCreateThrottle]
 
     @extend_schema(
         request=OrderCreateSerializer,
@@ -68,6 +71,14 @@ class OrderCreateView(APIView):
     def post(self, request):
         if _requested_payment_method(request.data) == OFFLINE and not request.user.has_perm(OFFLINE_PERMISSION):
             raise PermissionDenied()  # before reading the names: 403, not 400
+        names = request.data.get("names") if isinstance(request.data, dict) else None
+        if isinstance(names, list):
+            # order_checkout holds it; asked first, so that too many names are refused before
+            # each is validated.
+            try:
+                order_size_check(user=request.user, name_count=len(names))
+            except DjangoValidationError as error:
+                raise ValidationError(error.message_dict) from error
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

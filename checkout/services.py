@@ -4,9 +4,11 @@ payment started, with one policy for who the order is for and how it may be paid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from allocation.models import Order, OrderChannel
 from allocation.services import Buyer, Consent, order_amount_suggested, order_place
@@ -25,6 +27,21 @@ class Checkout:
     # own on the pay page, where the buyer may also come back to later.
     payment: Payment | None = None
     client_secret: str = ""
+
+
+def order_size_check(*, user, name_count: int) -> None:
+    """An order placed without signing in carries at most ANONYMOUS_ORDER_MAX_NAMES names: a
+    larger one is a shliach's import (accountable, and streamed) or the office's (ValidationError)."""
+    limit = settings.ANONYMOUS_ORDER_MAX_NAMES
+    if name_count > limit and (user is None or not user.is_authenticated):
+        message = ngettext(
+            "An order placed without signing in can hold at most %(limit)d name. For a larger order, "
+            "sign in as a shliach and import the names, or contact the campaign office.",
+            "An order placed without signing in can hold at most %(limit)d names. For a larger order, "
+            "sign in as a shliach and import the names, or contact the campaign office.",
+            limit,
+        ) % {"limit": limit}
+        raise ValidationError({"names": [message]})
 
 
 def order_checkout(
@@ -48,9 +65,11 @@ def order_checkout(
     by its email, in the language they use, credited to the shliach whose link brought them.
     A signed-in user who `registers` names (the API with a token) orders on others' behalf: the
     order is theirs by account, their own language is used, and staff may set a custom price.
+    Without a user, at most ANONYMOUS_ORDER_MAX_NAMES names (order_size_check).
     Offline payment needs its permission and stays under the user's limit per order (PermissionDenied);
     a card payment needs a provider (ImproperlyConfigured). Nothing is saved unless it all holds."""
     user = user if user is not None and user.is_authenticated else None
+    order_size_check(user=user, name_count=len(names))
     registering = bool(registers and user)
     if consent is None and not registering:
         # Buyers order for themselves: their details and names are kept as the notice says.

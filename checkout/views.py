@@ -24,6 +24,7 @@ from allocation.services import (
     order_expires_at,
     order_place_again,
 )
+from core.security import order_create_rate_limit
 from payments.models import PaymentProvider, PaymentStatus
 from payments.services import order_sync_card_payments, payment_demo_complete, payment_start_card
 from scrolls.models import Campaign
@@ -73,7 +74,10 @@ def _apply_service_errors(error, formset, buyer_form, filled_forms):
         buyer_form.add_error(None, error.messages)
         return
     for field, messages in error.message_dict.items():
-        buyer_form.add_error(field if field in buyer_form.fields else None, messages)
+        if field == "names":  # of the names as a whole (how many): above them, with the formset's own
+            formset.non_form_errors().extend(messages)
+        else:
+            buyer_form.add_error(field if field in buyer_form.fields else None, messages)
 
 
 def order_buy(request, slug):
@@ -85,6 +89,7 @@ def order_buy(request, slug):
             consent_form = ConsentForm(initial={"consent": request.POST.get("consent") == "on"})
             formset = _formset_with_one_more_row(request.POST, campaign)
         else:
+            order_create_rate_limit(request)  # an order's attempt (not "add a name"), before its work
             formset = NameFormSet(request.POST, prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
             consent_given = consent_form.is_valid()  # said beside its box, with the other fields' problems
             if formset.is_valid() and buyer_form.is_valid() and consent_given:
@@ -97,6 +102,7 @@ def order_buy(request, slug):
                         names=names,
                         buyer=Buyer(name=buyer["buyer_name"], email=buyer["buyer_email"], phone=buyer["buyer_phone"]),
                         amount=buyer["amount"],
+                        user=request.user,
                         referred_by=referrer_for(request=request),
                         language=translation.get_language(),
                         consent=Consent.given_now(),

@@ -4,14 +4,21 @@ Rates and the cache-key prefix are read from settings on every request (not when
 imported), so a test can lower a rate or count in its own keys with the `settings` fixture."""
 
 import ipaddress
+import logging
 import time
 from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.shortcuts import render
+from django.utils.translation import ngettext
+from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from django_ratelimit.exceptions import Ratelimited
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 # Where the real Stripe.js and its frames and API live (the static part of the policy).
 STRIPE_JS_ORIGIN = "https://js.stripe.com"
@@ -76,23 +83,93 @@ def _rate(name):
     return rate
 
 
+def _posted(field):
+    def key(group, request) -> str:
+        # Email or username, in any case, count as one account (the sign-in takes either).
+        return request.POST.get(field, "").strip().lower()
+
+    return key
+
+
 def _ip_and_username(group, request) -> str:
-    # Email or username, in any case, count as one account (the sign-in takes either).
-    return f"{client_ip(request)}|{request.POST.get('username', '').strip().lower()}"
+    return f"{client_ip(request)}|{_posted('username')(group, request)}"
 
 
 def sign_in_rate_limited(view):
-    """Sign-in attempts (POST): per IP address and account, and per IP address."""
-    per_account = ratelimit(
+    """Sign-in attempts (POST): per IP address and account, per IP address, and per account from
+    any address (many addresses guessing one password). The same groups wrap the accounts' and
+    the admin's sign-in, so a try at either counts at both."""
+    per_ip_and_account = ratelimit(
         group="sign-in:ip-account", key=_ip_and_username, rate=_rate("RATELIMIT_SIGN_IN"), method="POST"
     )
     per_ip = ratelimit(group="sign-in:ip", key="ip", rate=_rate("RATELIMIT_SIGN_IN_PER_IP"), method="POST")
-    return per_ip(per_account(view))
+    per_account = ratelimit(
+        group="sign-in:account", key=_posted("username"), rate=_rate("RATELIMIT_SIGN_IN_PER_ACCOUNT"), method="POST"
+    )
+    # Per IP first: an address over its limit does not use up the account's allowance.
+    return per_ip(per_ip_and_account(per_account(view)))
 
 
 def password_reset_rate_limited(view):
-    """Password reset requests (POST), each of which sends an email: per IP address."""
-    return ratelimit(group="password-reset:ip", key="ip", rate=_rate("RATELIMIT_PASSWORD_RESET"), method="POST")(view)
+    """Password reset requests (POST), each of which sends an email: per IP address, and per
+    email address typed (so many addresses cannot flood one inbox)."""
+    per_ip = ratelimit(group="password-reset:ip", key="ip", rate=_rate("RATELIMIT_PASSWORD_RESET"), method="POST")
+    per_account = ratelimit(
+        group="password-reset:account",
+        key=_posted("email"),
+        rate=_rate("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT"),
+        method="POST",
+    )
+    return per_ip(per_account(view))
+
+
+def _orders_rate(group, request):
+    # Signed in, the orders are an account's, bounded by API_THROTTLE_USER: an office or a
+    # partner's server places many from one address.
+    return None if request.user.is_authenticated else settings.RATELIMIT_ORDERS
+
+
+def _orders_usage(request):
+    """Count one order placed without signing in against the client's address: the buy page
+    and the API share one counter."""
+    try:
+        return get_usage(request, group="orders:ip", key="ip", rate=_orders_rate, method="POST", increment=True)
+    except Exception:  # Redis unreachable: the buyer still buys (the limit is against abuse)
+        logger.exception("Could not count an order against its address")
+        return None
+
+
+def order_create_rate_limit(request) -> None:
+    """The buy page's check (RATELIMIT_ORDERS): over the limit, RATELIMIT_VIEW's 429 page."""
+    usage = _orders_usage(request)
+    if usage is not None and usage["should_limit"]:
+        raise Ratelimited
+
+
+class OrdersThrottled(Throttled):
+    """The order API's 429 in our words (DRF's own have no Hebrew), the wait in Retry-After."""
+
+    def __init__(self, wait: int):
+        minutes = max(1, -(-wait // 60))
+        super().__init__(
+            detail=ngettext(
+                "Too many orders from this address. Please try again in %(minutes)d minute.",
+                "Too many orders from this address. Please try again in %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
+        )
+        self.wait = wait
+
+
+class OrderCreateThrottle(BaseThrottle):
+    """RATELIMIT_ORDERS for the order API, on the buy page's counter."""
+
+    def allow_request(self, request, view):
+        usage = _orders_usage(request)
+        if usage is not None and usage["should_limit"]:
+            raise OrdersThrottled(max(usage["time_left"], 1))
+        return True
 
 
 def rate_limited(request, exception=None):

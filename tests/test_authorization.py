@@ -56,6 +56,8 @@ API_OWNED = answers(404, shliach=200, staff=200)
 TABLE = {
     "healthz": ("/healthz/", PUBLIC),
     "admin:index": ("/admin/", answers(302, staff=200)),  # the admin's own sign-in
+    # The admin's sign-in, counted with /accounts/login/ (core.security.sign_in_rate_limited).
+    "admin-login": ("/admin/login/", answers(200, staff=302)),
     "api:campaign-list": ("/api/v1/campaigns/", PUBLIC),
     # 404 for all here: no text of the Torah is loaded in this test (test_text_editions reads it).
     "api:scroll-position": ("/api/v1/campaigns/idf/scrolls/1/positions/1/", answers(404)),

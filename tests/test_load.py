@@ -33,6 +33,7 @@ SCROLL = 8  # fewer letters than the first order of each client alone: every run
 def shop(campaigns, live_server, settings):
     settings.DEMO_PAYMENTS = True  # the demo payment provider, which the web clients pay with
     settings.API_THROTTLE_USER = "100000/min"  # every API client is the one shliach
+    settings.RATELIMIT_ORDERS = "100000/h"  # every web client is the one address
     for slug in (load.API_CAMPAIGN, load.WEB_CAMPAIGN):
         shrink_open_scroll(campaigns[slug], SCROLL)
     shliach = make_user("load-shliach", permissions=["payments.record_offline_payment"])

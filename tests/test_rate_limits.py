@@ -73,7 +73,7 @@ def test_password_reset_is_limited_per_address_and_the_limited_request_sends_not
 
 
 def test_the_letter_lookup_is_limited_per_address(client, settings):
-    # Its own counter (certificates.services.letters_lookup_rate_limited), per IP address and
+    # Its own counter (certificates.services.letters_lookup_rate_check), per IP address and
     # per email address; tests/test_certificates.py tests the email address's.
     settings.LETTERS_LOOKUP_PER_HOUR = 2
     ip = unique_ip()
@@ -86,6 +86,101 @@ def test_the_letter_lookup_is_limited_per_address(client, settings):
     limited = lookup(ip)
     assert limited.status_code == 429 and "Too many lookups. Please try again in an hour." in limited.content.decode()
     assert lookup(unique_ip()).status_code == 302
+
+
+def test_the_admin_sign_in_counts_with_the_accounts_sign_in(client, settings):
+    settings.RATELIMIT_SIGN_IN, settings.RATELIMIT_SIGN_IN_PER_IP = "3/d", "6/d"
+    make_user("sara", is_staff=True)
+
+    def admin_sign_in(username, password="wrong-password", ip="192.0.2.1"):
+        return client.post("/admin/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+    assert sign_in(client, "sara", "192.0.2.1").status_code == 200
+    assert admin_sign_in("sara").status_code == 200
+    assert sign_in(client, "sara", "192.0.2.1").status_code == 200
+    # The fourth try at sara from here, at either door, is one too many.
+    limited = admin_sign_in("sara", password="a-long-test-password")
+    assert limited.status_code == 429 and LIMITED in limited.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert sign_in(client, "sara", "192.0.2.1").status_code == 429
+    # Per address too: six tries from here, whatever the account or the door, then no more.
+    assert admin_sign_in("rivka").status_code == 200
+    assert admin_sign_in("leah").status_code == 429
+    assert sign_in(client, "leah", "192.0.2.1").status_code == 429
+    assert admin_sign_in("sara", password="a-long-test-password", ip="192.0.2.2").status_code == 302
+
+
+def test_sign_in_is_limited_per_account_from_any_address(client, settings):
+    settings.RATELIMIT_SIGN_IN_PER_ACCOUNT = "3/d"
+    make_user("sara", is_staff=True)
+    for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        assert sign_in(client, "sara", ip).status_code == 200
+    limited = sign_in(client, " Sara ", "192.0.2.4", password="a-long-test-password")  # any case, any spaces
+    assert limited.status_code == 429 and LIMITED in limited.content.decode()
+    assert "_auth_user_id" not in client.session
+    admin = client.post("/admin/login/", {"username": "sara", "password": "x"}, REMOTE_ADDR="192.0.2.5")
+    assert admin.status_code == 429
+    # Another account from the same addresses goes on.
+    assert sign_in(client, "rivka", "192.0.2.4").status_code == 200
+
+
+def test_an_address_over_its_limit_does_not_use_up_the_accounts(client, settings):
+    settings.RATELIMIT_SIGN_IN_PER_IP, settings.RATELIMIT_SIGN_IN_PER_ACCOUNT = "2/d", "3/d"
+    make_user("sara")
+    for n in range(2):
+        assert sign_in(client, f"guess-{n}", "192.0.2.1").status_code == 200
+    for _ in range(5):
+        assert sign_in(client, "sara", "192.0.2.1").status_code == 429
+    for ip in ("192.0.2.2", "192.0.2.3"):
+        assert sign_in(client, "sara", ip).status_code == 200
+    assert sign_in(client, "sara", "192.0.2.4", password="a-long-test-password").status_code == 302
+
+
+def test_password_reset_is_limited_per_account_from_any_address(client, settings, mailoutbox):
+    settings.RATELIMIT_PASSWORD_RESET_PER_ACCOUNT = "2/d"
+    User.objects.create_user("sara", "sara@example.org", "a-long-test-password")
+    for ip in ("192.0.2.1", "192.0.2.2"):
+        response = client.post("/accounts/password_reset/", {"email": "sara@example.org"}, REMOTE_ADDR=ip)
+        assert response.status_code == 302
+    limited = client.post("/accounts/password_reset/", {"email": " SARA@example.org"}, REMOTE_ADDR="192.0.2.3")
+    assert limited.status_code == 429 and LIMITED in limited.content.decode()
+    assert len(mailoutbox) == 2
+    User.objects.create_user("rivka", "rivka@example.org", "a-long-test-password")
+    response = client.post("/accounts/password_reset/", {"email": "rivka@example.org"}, REMOTE_ADDR="192.0.2.3")
+    assert response.status_code == 302 and len(mailoutbox) == 3
+
+
+LOOKUP_LIMITED = "Too many lookups. Please try again in an hour."
+LOOKUP_LIMITED_TODAY = "Too many lookups for this address today. Please try again tomorrow."
+
+
+def lookup(client, email, ip):
+    return client.post("/letters/lookup/", {"email": email}, REMOTE_ADDR=ip)
+
+
+def test_the_lookup_counts_an_email_address_only_for_a_caller_within_its_own_limit(client, settings):
+    settings.LETTERS_LOOKUP_PER_HOUR = 2
+    buyer, caller = f"buyer-{uuid.uuid4().hex}@example.org", unique_ip()
+    for _ in range(2):
+        assert lookup(client, f"{uuid.uuid4().hex}@example.org", caller).status_code == 302
+    for _ in range(5):  # over its own limit: refused, and the buyer's address not counted
+        limited = lookup(client, buyer, caller)
+        assert limited.status_code == 429 and LOOKUP_LIMITED in limited.content.decode()
+    # The buyer still has their two an hour, from anywhere; then their address's limit holds.
+    assert lookup(client, buyer, unique_ip()).status_code == 302
+    assert lookup(client, buyer.upper(), unique_ip()).status_code == 302
+    assert lookup(client, buyer, unique_ip()).status_code == 429
+
+
+def test_the_lookup_has_a_daily_cap_per_email_address(client, settings):
+    settings.LETTERS_LOOKUP_PER_HOUR, settings.LETTERS_LOOKUP_PER_DAY = 100, 3
+    buyer, caller = f"buyer-{uuid.uuid4().hex}@example.org", unique_ip()
+    for _ in range(3):
+        assert lookup(client, buyer, unique_ip()).status_code == 302
+    limited = lookup(client, buyer, caller)
+    assert limited.status_code == 429 and LOOKUP_LIMITED_TODAY in limited.content.decode()
+    # Another address, from the same caller, goes on.
+    assert lookup(client, f"other-{uuid.uuid4().hex}@example.org", caller).status_code == 302
 
 
 POSITION = "/api/v1/campaigns/idf/scrolls/1/positions/1/"  # public; 404 here, with no campaign

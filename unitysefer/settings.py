@@ -220,8 +220,10 @@ CERTIFICATES_STAM_FONTS = {
     "sefard": "Stam Sefarad CLM",
     "teiman": "Stam Sefarad CLM",
 }
-# "Do I have a letter?": lookups allowed per hour, per IP address and per email address.
+# "Do I have a letter?": lookups allowed per hour, per IP address and per email address, and
+# per day per email address (each email sent is a real person's inbox).
 LETTERS_LOOKUP_PER_HOUR = env.int("LETTERS_LOOKUP_PER_HOUR", default=5)
+LETTERS_LOOKUP_PER_DAY = env.int("LETTERS_LOOKUP_PER_DAY", default=10)
 # Seconds each web process keeps its copy of the cached progress (pages, widget, campaigns API)
 # before asking Redis again: a round trip to Redis costs a request as much as all the rest of
 # it (bench/reports.py). The process that commits an allocation drops its copy at once; another
@@ -305,13 +307,17 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Rate limits, counted in the cache (Redis: shared by every web process). Sign-in per IP
-# address and account, and per IP address; password reset per IP address; the public API per
-# IP address, or per user when signed in. "Do I have a letter?" has its own limit
-# (LETTERS_LOOKUP_PER_HOUR). Counted by REMOTE_ADDR, or behind our proxy the address it adds.
+# Rate limits, counted in the cache (Redis: shared by every web process). Sign-in (the admin's
+# too) per IP address and account, per IP address, and per account from any address; password
+# reset per IP address and per account; orders placed without signing in per IP address; the
+# public API per IP address, or per user when signed in. "Do I have a letter?" has its own limits
+# (LETTERS_LOOKUP_PER_*). Counted by REMOTE_ADDR, or behind our proxy the address it adds.
 RATELIMIT_SIGN_IN = env.str("RATELIMIT_SIGN_IN", default="10/m")
 RATELIMIT_SIGN_IN_PER_IP = env.str("RATELIMIT_SIGN_IN_PER_IP", default="30/m")
+RATELIMIT_SIGN_IN_PER_ACCOUNT = env.str("RATELIMIT_SIGN_IN_PER_ACCOUNT", default="30/h")
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")
+RATELIMIT_PASSWORD_RESET_PER_ACCOUNT = env.str("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT", default="5/h")
+RATELIMIT_ORDERS = env.str("RATELIMIT_ORDERS", default="30/h")
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/min")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")
 RATELIMIT_VIEW = "core.security.rate_limited"
@@ -363,6 +369,9 @@ CELERY_BEAT_SCHEDULE = {
 # An order still unpaid this long after it was made is cancelled (expired); its open card
 # payment is cancelled at Stripe. Money that arrives later still pays it.
 PENDING_ORDER_TTL_MINUTES = env.int("PENDING_ORDER_TTL_MINUTES", default=1440)
+# The most names an order placed without signing in may carry (the buy page, the API without a
+# token); larger orders come from a shliach's import or the office.
+ANONYMOUS_ORDER_MAX_NAMES = env.int("ANONYMOUS_ORDER_MAX_NAMES", default=50)
 
 # Where the page loads Stripe.js from (tests point it at the Stripe stand-in).
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.views import language_set
 from checkout.api import OrderCreateView, OrderDetailView
+from core.security import sign_in_rate_limited
 from payments.views import stripe_webhook
 from scrolls.api import CampaignListView
 
@@ -21,6 +22,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    # Ahead of the admin's own: its sign-in counts on the same limits as /accounts/login/.
+    path("admin/login/", sign_in_rate_limited(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
