@@ -41,6 +41,8 @@ def production_environment(**overrides):
         "SESSION_COOKIE_SECURE",
         "CSRF_COOKIE_SECURE",
         "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
         "DJANGO_SETTINGS_MODULE",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
     ):
@@ -115,17 +117,22 @@ print(json.dumps({
 """
 
 
-def test_production_responses_carry_the_security_headers_and_secure_cookies():
+def production_responses(**overrides):
     result = subprocess.run(
         [sys.executable, "-c", HEADERS_SCRIPT],
-        cwd=ROOT, env={**production_environment(), "DJANGO_SETTINGS_MODULE": "unitysefer.settings"},
+        cwd=ROOT, env={**production_environment(**overrides), "DJANGO_SETTINGS_MODULE": "unitysefer.settings"},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_responses_carry_the_security_headers_and_secure_cookies():
+    seen = production_responses()
     assert seen["plain"] == [301, "https://unitysefer.example.org/accounts/login/"]
     headers = seen["headers"]
-    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    # A year; subdomains and the preload list only when the deployment opts in (below).
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
@@ -142,6 +149,18 @@ def test_production_responses_carry_the_security_headers_and_secure_cookies():
     assert csrf == {"secure": True, "httponly": True, "samesite": "Lax"}
     assert language["secure"] is True and language["samesite"] == "Lax"
     assert seen["session"] == [True, True]
+
+
+def test_hsts_subdomains_and_preload_are_opted_into_and_the_deployment_check_stays_clean():
+    opted_in = {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true"}
+    seen = production_responses(**opted_in)
+    assert seen["headers"]["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    for overrides in (opted_in, {"SECURE_HSTS_PRELOAD": "true"}, {}):
+        result = deploy_check(production_environment(**overrides))
+        assert result.returncode == 0 and "no issues" in result.stdout, result.stdout + result.stderr
+    # Only those two warnings are silenced: HSTS itself turned off is still one.
+    result = deploy_check(production_environment(SECURE_HSTS_SECONDS="0"))
+    assert result.returncode != 0 and "security.W004" in result.stderr + result.stdout
 
 
 def policy_directives(header):
