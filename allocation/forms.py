@@ -7,7 +7,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from .models import Gender
-from .validators import normalize_hebrew_name, validate_hebrew_name
+from .validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
 
 MAX_NAMES_ON_THE_PAGE = 50
 
@@ -101,9 +101,11 @@ NameFormSet = formset_factory(
 
 
 class BuyerForm(forms.Form):
-    buyer_name = forms.CharField(label=_("Your name"), max_length=200)
+    buyer_name = forms.CharField(label=_("Your name"), max_length=200, validators=[validate_visible_characters])
     buyer_email = forms.EmailField(label=_("Your email"), help_text=_("Your letters and certificates are sent here."))
-    buyer_phone = forms.CharField(label=_("Phone (optional)"), max_length=40, required=False)
+    buyer_phone = forms.CharField(
+        label=_("Phone (optional)"), max_length=40, required=False, validators=[validate_visible_characters]
+    )
     amount = forms.DecimalField(
         label=_("Give more (optional)"),
         required=False,

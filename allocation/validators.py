@@ -33,6 +33,15 @@ def has_invisible_characters(value: str) -> bool:
     return any(_is_invisible(char) for char in value)
 
 
+def validate_visible_characters(value: str) -> None:
+    """Fields that name a person beside the Hebrew names (the buyer's name and phone): the same
+    rule, so a bidi override cannot reorder what staff and emails show around it."""
+    if value and has_invisible_characters(value):
+        raise ValidationError(
+            _("This contains invisible or control characters; please retype it."), code="invisible_characters"
+        )
+
+
 def validate_hebrew_name(value):
     """Raise ValidationError with a message that tells the person what to fix."""
     if not value or not value.strip():

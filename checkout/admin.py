@@ -22,6 +22,7 @@ from allocation.services import (
     order_place,
     order_terms_change,
 )
+from allocation.validators import validate_visible_characters
 from core.admin import HistoryReadOnlyAdminMixin, StaffViewAdminMixin
 from payments.services import payment_record_offline
 from scrolls.models import Campaign
@@ -201,6 +202,12 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
         if obj is None or obj.names.count() > self.INLINE_NAMES_MAX:
             return []
         return self.inlines
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("buyer_name", "buyer_phone"):  # as order_place refuses them
+            field.validators = [*field.validators, validate_visible_characters]
+        return field
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from allocation.models import Gender, Name, Order, OrderStatus
 from allocation.selectors import names_letters_describe, order_letters_describe
 from allocation.services import order_expires_at
-from allocation.validators import normalize_hebrew_name, validate_hebrew_name
+from allocation.validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
 from certificates.selectors import certificate_urls, certificates_by_name_id
 from core.serializers import ModelSerializerFieldsOnce
 from scrolls.models import Campaign
@@ -48,9 +48,13 @@ class NameInputSerializer(serializers.Serializer):
 
 
 class BuyerSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", validators=[validate_visible_characters]
+    )
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default="", validators=[validate_visible_characters]
+    )
 
 
 class PaymentInputSerializer(serializers.Serializer):

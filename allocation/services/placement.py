@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from scrolls.models import Campaign
 
 from ..models import Name, Order, OrderChannel, OrderStatus
+from ..validators import has_invisible_characters
 from .names import NAME_FIELDS, OrderNamesInvalid, campaign_today, name_clean
 
 # Names written per COPY statement.
@@ -141,6 +142,7 @@ def order_place(
         names = _names_cleaned(names=list(names), campaign=campaign)
     if not buyer.email and created_by is None:
         raise ValidationError({"buyer": [_("Give the buyer's email address.")]})
+    _buyer_check(buyer)
     count_known = isinstance(names, list)
     with transaction.atomic():
         order = Order(
@@ -177,6 +179,18 @@ def order_place(
             _amount_check(order=order, amount=amount, name_count=written, allow_custom_price=allow_custom_price)
             order.save(update_fields=["amount"])
     return order
+
+
+def _buyer_check(buyer: Buyer) -> None:
+    """The buyer's name and phone by the names' rule (whatever the door: the forms and the API
+    say it first, beside the field)."""
+    errors = {
+        field: [_("This contains invisible or control characters; please retype it.")]
+        for field, value in (("buyer_name", buyer.name), ("buyer_phone", buyer.phone))
+        if value and has_invisible_characters(value)
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def _amount_check(*, order: Order, amount: Decimal | None, name_count: int, allow_custom_price: bool) -> None:
