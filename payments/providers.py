@@ -12,15 +12,19 @@ import stripe
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .models import Payment, PaymentProvider
+from core.currencies import currency_decimals
 
-# Currencies whose amounts Stripe counts in whole units (no cents).
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "PYG", "XAF", "XOF"}
+from .models import Payment, PaymentProvider
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
-    factor = 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
-    return int((amount * factor).to_integral_value())
+    """What Stripe calls `amount`: JPY 1000 -> 1000, USD 18 -> 1800, KWD 1.5 -> 1500 (the table is
+    core.currencies; KeyError for a currency not in it, which a campaign cannot have)."""
+    return int((amount * 10 ** currency_decimals(currency)).to_integral_value())
+
+
+def from_minor_units(amount_minor: int, currency: str) -> Decimal:
+    return Decimal(amount_minor).scaleb(-currency_decimals(currency))
 
 
 @dataclass(frozen=True)

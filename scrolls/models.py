@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.currencies import CURRENCIES, CURRENCY_CHOICES, currency_amount_exact
+
 from .torah_text import LONGEST_WORD
 
 
@@ -46,7 +48,9 @@ class Campaign(models.Model):
     description = models.TextField(_("description"), blank=True)
     description_he = models.TextField(_("description (Hebrew)"), blank=True)
     custom = models.CharField(_("script custom"), max_length=16, choices=ScriptCustom.choices)
-    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    # Only currencies whose minor units the code knows (core.currencies): Stripe is sent the
+    # amount in them, and a guess would charge 100 times the price, or a hundredth of it.
+    currency = models.CharField(_("currency"), max_length=3, default="USD", choices=CURRENCY_CHOICES)
     price = models.DecimalField(
         _("price per letter"),
         max_digits=10,
@@ -118,6 +122,7 @@ class Campaign(models.Model):
                 name="campaign_allocation_mode_known",
             ),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="campaign_currency_iso"),
+            models.CheckConstraint(condition=Q(currency__in=CURRENCIES), name="campaign_currency_known"),
             models.CheckConstraint(
                 condition=Q(boys_under_age__isnull=True) | Q(boys_under_age__gte=1),
                 name="campaign_boys_age_limit_positive",
@@ -130,6 +135,17 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if (
+            self.currency in CURRENCIES
+            and self.price is not None
+            and not currency_amount_exact(self.price, self.currency)
+        ):
+            raise ValidationError(
+                {"price": _("%(currency)s has no fractions: give a whole amount.") % {"currency": self.currency}}
+            )
 
     @property
     def requires_date_of_birth(self):

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.currencies import currency_amount_exact
 from scrolls.models import Campaign
 
 from ..models import Name, Order, OrderChannel, OrderStatus
@@ -195,6 +196,11 @@ def _buyer_check(buyer: Buyer) -> None:
 
 def _amount_check(*, order: Order, amount: Decimal | None, name_count: int, allow_custom_price: bool) -> None:
     suggested = order_amount_suggested(campaign=order.campaign, name_count=name_count)
+    if amount is not None and not currency_amount_exact(amount, order.currency):
+        # Stripe is sent whole minor units: half a yen would be charged as none, or one.
+        raise ValidationError(
+            {"amount": [_("%(currency)s has no fractions: give a whole amount.") % {"currency": order.currency}]}
+        )
     if amount is None:
         order.amount = suggested
     elif amount < suggested and not allow_custom_price:

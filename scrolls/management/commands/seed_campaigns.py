@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from scrolls.seed import DEFAULT_CAMPAIGNS
 from scrolls.services import campaigns_seed
@@ -8,7 +9,10 @@ class Command(BaseCommand):
     help = "Create the standard campaigns, each with scroll #1 open. Safe to run again."
 
     def handle(self, *args, **options):
-        created = campaigns_seed(campaigns=DEFAULT_CAMPAIGNS)
+        try:
+            created = campaigns_seed(campaigns=DEFAULT_CAMPAIGNS)
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from error
         if not created:
             self.stdout.write("All campaigns already exist; nothing changed.")
             return
