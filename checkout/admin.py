@@ -7,7 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
@@ -213,7 +214,7 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
         if obj is None:
             return []
         settled = self.SETTLED_FIELDS if obj.status != OrderStatus.PENDING else []
-        return [*self.readonly_fields, *settled, "names_link"]
+        return [*self.readonly_fields, *settled, "names_link", "payments_summary"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -240,6 +241,41 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
             return "—"
         url = reverse("admin:allocation_name_changelist") + f"?order__id__exact={order.pk}"
         return format_html('<a href="{}">{}</a>', url, _("All the names of this order"))
+
+    @admin.display(description=_("payments"))
+    def payments_summary(self, order):
+        """Every attempt, with what Stripe reported of it since: refunds and disputes made outside
+        the site (payments records them; the order stays paid through a dispute)."""
+        if order.pk is None:
+            return "—"
+        lines = []
+        for payment in order.payments.order_by("id"):
+            told = []
+            if payment.amount_refunded:
+                told.append(_("refunded %(amount)s") % {"amount": payment.amount_refunded})
+            if payment.dispute_id:
+                told.append(
+                    _("dispute %(dispute)s: %(status)s (%(reason)s), %(amount)s")
+                    % {
+                        "dispute": payment.dispute_id,
+                        "status": payment.dispute_status,
+                        "reason": payment.dispute_reason,
+                        "amount": payment.dispute_amount,
+                    }
+                )
+            lines.append(
+                format_html(
+                    '<a href="{}">#{}</a> {} {} {}: {}{}',
+                    reverse("admin:payments_payment_change", args=[payment.pk]),
+                    payment.pk,
+                    payment.get_provider_display(),
+                    payment.amount,
+                    payment.currency,
+                    payment.get_status_display(),
+                    "; " + "; ".join(told) if told else "",
+                )
+            )
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"
 
     @admin.action(description=_("Approve: record as paid offline (cash, cheque or transfer received)"))
     def approve(self, request, queryset):

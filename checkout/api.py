@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -16,10 +18,13 @@ from allocation.models import Order
 from allocation.selectors import order_visible_to, order_with_letters
 from allocation.services import Buyer, Consent
 from core.security import OrderCreateThrottle
+from payments.providers import ProviderUnavailable
 from payments.services import OFFLINE_PERMISSION
 
 from .serializers import OrderCreateSerializer, OrderSerializer
 from .services import OFFLINE, order_checkout, order_size_check
+
+logger = logging.getLogger(__name__)
 
 
 def _requested_payment_method(data):
@@ -99,7 +104,10 @@ class OrderCreateView(APIView):
             )
         except DjangoPermissionDenied as error:
             raise PermissionDenied(*error.args) from error
-        except ImproperlyConfigured:
+        except (ImproperlyConfigured, ProviderUnavailable) as error:
+            # No provider (nothing saved), or Stripe unreachable or erring once the order was
+            # placed: that order stays pending, and expires unpaid as any order left unpaid.
+            logger.warning("Card payment not started: %r", error)
             return Response(
                 {"detail": _("Card payments are not available right now.")}, status=status.HTTP_503_SERVICE_UNAVAILABLE
             )

@@ -1,6 +1,5 @@
 import logging
 
-import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -26,6 +25,7 @@ from allocation.services import (
 )
 from core.security import order_create_rate_limit
 from payments.models import PaymentProvider, PaymentStatus
+from payments.providers import ProviderUnavailable
 from payments.services import order_sync_card_payments, payment_demo_complete, payment_start_card
 from scrolls.models import Campaign
 
@@ -152,7 +152,7 @@ def order_pay(request, token):
         payment, client_secret = payment_start_card(order_id=order.pk)
     except ImproperlyConfigured:
         return render(request, "payments/unavailable.html", {"order": order}, status=503)
-    except stripe.StripeError:
+    except ProviderUnavailable:
         logger.exception("Could not start a card payment for order %s", order.pk)
         return render(request, "payments/unavailable.html", {"order": order}, status=503)
     failed_before = order.payments.filter(status=PaymentStatus.FAILED).exists()

@@ -1,4 +1,3 @@
-import stripe
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from core.admin import HistoryReadOnlyAdminMixin, ReadOnlyAdminMixin, StaffViewAdminMixin
 
 from .models import Payment, StripeEvent
+from .providers import ProviderUnavailable
 from .services import payment_refund
 
 
@@ -21,13 +21,27 @@ class PaymentAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistory
         "amount",
         "currency",
         "reference",
+        "amount_refunded",
+        "dispute_status",
         "flagged_reason",
         "created_at",
     ]
-    list_filter = ["provider", "status"]
-    search_fields = ["reference", "order__id"]
+    list_filter = ["provider", "status", "dispute_status"]
+    search_fields = ["reference", "order__id", "dispute_id"]
     raw_id_fields = ["order", "recorded_by"]
-    readonly_fields = ["status", "flagged_reason", "created_at", "updated_at"]
+    # What Stripe reported (refunds and disputes made in its dashboard, or by the card's bank).
+    readonly_fields = [
+        "status",
+        "flagged_reason",
+        "amount_refunded",
+        "dispute_id",
+        "dispute_status",
+        "dispute_reason",
+        "dispute_amount",
+        "dispute_updated_at",
+        "created_at",
+        "updated_at",
+    ]
     # What the money was, where and for which order: fixed once the attempt exists (the database
     # refuses a change too, payments/migrations/0006).
     SETTLED_FIELDS = ["order", "provider", "amount", "currency", "reference", "recorded_by"]
@@ -54,7 +68,12 @@ class PaymentAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistory
                 payment_refund(payment_id=payment.pk, refunded_by=request.user)
             except ValidationError as error:
                 self.message_user(request, f"#{payment.pk}: {' '.join(error.messages)}", messages.ERROR)
-            except (PermissionDenied, stripe.StripeError) as error:
+            except ProviderUnavailable as error:
+                detail = _(
+                    "Stripe could not be reached or refused the refund: nothing was recorded. Trying again is safe (%(error)s)."
+                ) % {"error": error}
+                self.message_user(request, f"#{payment.pk}: {detail}", messages.ERROR)
+            except PermissionDenied as error:
                 self.message_user(request, f"#{payment.pk}: {error}", messages.ERROR)
             else:
                 refunded += 1

@@ -42,6 +42,16 @@ class Payment(models.Model):
     )
     # Set when what the provider reports does not match the order; staff must look.
     flagged_reason = models.CharField(_("flagged for staff"), max_length=255, blank=True)
+    # Money given back, as Stripe counts it (its dashboard too): all of it makes the attempt refunded.
+    amount_refunded = models.DecimalField(_("amount refunded"), max_digits=12, decimal_places=3, default=0)
+    # A dispute (chargeback) the card's bank opened, as Stripe last told it. The order stays paid
+    # and its letters written, whatever the outcome; staff answer it in Stripe.
+    dispute_id = models.CharField(_("dispute"), max_length=255, blank=True)
+    dispute_status = models.CharField(_("dispute status"), max_length=32, blank=True)
+    dispute_reason = models.CharField(_("dispute reason"), max_length=64, blank=True)
+    dispute_amount = models.DecimalField(_("amount disputed"), max_digits=12, decimal_places=3, null=True, blank=True)
+    # When Stripe made the event last applied: an older one delivered late changes nothing.
+    dispute_updated_at = models.DateTimeField(_("dispute updated"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     history = HistoricalRecords()
@@ -52,6 +62,7 @@ class Payment(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
+            models.CheckConstraint(condition=Q(amount_refunded__gte=0), name="payment_amount_refunded_not_negative"),
             models.CheckConstraint(condition=Q(provider__in=PaymentProvider.values), name="payment_provider_known"),
             models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_known"),
             models.UniqueConstraint(
@@ -75,6 +86,8 @@ class StripeEvent(models.Model):
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=255, blank=True)
+    # Staff were emailed of it (a refund or dispute made outside the site): once per event.
+    alerted_at = models.DateTimeField(_("staff alerted"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Stripe event")

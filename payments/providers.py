@@ -17,6 +17,11 @@ from core.currencies import currency_decimals
 from .models import Payment, PaymentProvider
 
 
+class ProviderUnavailable(Exception):
+    """The provider cannot be asked now: unreachable, answering with an error, or asked about
+    this order too recently (STRIPE_SYNC_INTERVAL_SECONDS). The pages and the API answer 503."""
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """What Stripe calls `amount`: JPY 1000 -> 1000, USD 18 -> 1800, KWD 1.5 -> 1500 (the table is
     core.currencies; KeyError for a currency not in it, which a campaign cannot have)."""
@@ -42,7 +47,11 @@ class StripeProvider:
     def __init__(self):
         options = {"base_addresses": {"api": settings.STRIPE_API_BASE}} if settings.STRIPE_API_BASE else {}
         self.client = stripe.StripeClient(
-            settings.STRIPE_SECRET_KEY, max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES, **options
+            settings.STRIPE_SECRET_KEY,
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            # Stripe's own default waits 80 s, longer than gunicorn lets a request live.
+            http_client=stripe.new_default_http_client(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+            **options,
         )
 
     def start(self, *, payment: Payment) -> dict:

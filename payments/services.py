@@ -5,24 +5,37 @@ demo page) goes through payment_confirm, which locks the payment row, so duplica
 and out-of-order news changes nothing more.
 """
 
+import hashlib
 import logging
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import stripe
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.services import profile_for
 from allocation.models import Order, OrderStatus
 from allocation.services import order_allocate_or_enqueue, order_mark_paid, order_refund_record
+from core.currencies import currency_quantize
+from core.tasks import enqueue_on_commit
 
 from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent
 from .providers import (
     ProviderStatus,
+    ProviderUnavailable,
     StripeProvider,
     card_provider,
+    from_minor_units,
     provider_for,
     to_minor_units,
 )
@@ -79,10 +92,48 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
     return payment
 
 
+# --- Stripe, asked from the buyer's pages at most once per order per interval ------------------
+
+
+def _cache_try(call, *args, default=None, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except Exception:  # Redis unreachable: the buyer still pays (the cap is against abuse)
+        logger.exception("The cache could not be reached")
+        return default
+
+
+def stripe_call_claim(*, order: Order) -> bool:
+    """Whether the buyer's pages may ask Stripe about `order` now: once per
+    STRIPE_SYNC_INTERVAL_SECONDS however often they are read, so that a script reading them
+    cannot use up the account's rate limit that every buyer shares. The webhook brings news
+    meanwhile. Counted in the cache (shared by every process); without it, allowed."""
+    interval = settings.STRIPE_SYNC_INTERVAL_SECONDS
+    if interval <= 0:
+        return True
+    # By the order's token, not its id: ids start again in a new database, the key would not.
+    key = "payments:stripe-call:" + hashlib.sha256(order.token.encode()).hexdigest()[:32]
+    return bool(_cache_try(cache.add, key, 1, timeout=interval, default=True))
+
+
+def _client_secret_key(reference: str) -> str:
+    return f"payments:client-secret:{reference}"
+
+
+def _client_secret_keep(reference: str, client_secret: str) -> None:
+    """The pay page shows it on every read: kept for as long as the order may be paid, so that
+    reading the page does not ask Stripe. Only in the cache (Stripe asks that it not be stored)."""
+    if client_secret:
+        timeout = settings.PENDING_ORDER_TTL_MINUTES * 60
+        _cache_try(cache.set, _client_secret_key(reference), client_secret, timeout=timeout)
+
+
 def payment_start_card(*, order_id: int) -> tuple[Payment, str]:
     """Start a card payment attempt for a pending order, or resume the open one.
 
     Returns the attempt and the client secret the page needs (empty for the demo provider).
+    ProviderUnavailable when Stripe cannot be reached, errs, or was asked about this order too
+    recently (stripe_call_claim) and the open attempt's secret is not in the cache.
     """
     provider = card_provider()
     with transaction.atomic():
@@ -100,14 +151,25 @@ def payment_start_card(*, order_id: int) -> tuple[Payment, str]:
             payment = Payment.objects.create(
                 order=order, provider=provider.name, amount=order.amount, currency=order.currency
             )
-    if payment.reference and isinstance(provider, StripeProvider):
-        intent = provider.client.v1.payment_intents.retrieve(payment.reference)
-        return payment, intent.client_secret
-    # The provider call happens outside our transaction; its idempotency key makes a retry
-    # after a crash return the same PaymentIntent.
-    started = provider.start(payment=payment)
+    try:
+        if payment.reference and isinstance(provider, StripeProvider):
+            client_secret = _cache_try(cache.get, _client_secret_key(payment.reference))
+            if client_secret:
+                return payment, client_secret
+            if not stripe_call_claim(order=order):
+                raise ProviderUnavailable(f"Stripe was asked about order {order.pk} moments ago")
+            client_secret = provider.client.v1.payment_intents.retrieve(payment.reference).client_secret
+            _client_secret_keep(payment.reference, client_secret)
+            return payment, client_secret
+        # A new attempt is not capped: there is one only after the last one failed at Stripe.
+        # The provider call happens outside our transaction; its idempotency key makes a retry
+        # after a crash return the same PaymentIntent.
+        started = provider.start(payment=payment)
+    except stripe.StripeError as error:
+        raise ProviderUnavailable(str(error)) from error
     Payment.objects.filter(pk=payment.pk).update(reference=started["reference"])
     payment.reference = started["reference"]
+    _client_secret_keep(started["reference"], started["client_secret"])
     return payment, started["client_secret"]
 
 
@@ -160,8 +222,11 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
 # a declined card the buyer may try again on the same PaymentIntent (static/js/pay.js) and succeed,
 # and payment_confirm accepts failed -> succeeded.
 OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.FAILED)
-# How many of an order's attempts one return to the site asks the provider about, newest first.
+# How many of an order's open attempts one run of the expiry cancels at the provider, oldest first.
 RETURN_SYNC_MAX_ATTEMPTS = 10
+# What a PaymentIntent id looks like; anything else in a return URL names none of ours (and a NUL
+# would reach PostgreSQL, which refuses it).
+INTENT_ID = re.compile(r"pi_[A-Za-z0-9_]{1,250}")
 
 
 def payment_sync(*, payment_id: int) -> Payment:
@@ -175,27 +240,31 @@ def payment_sync(*, payment_id: int) -> Payment:
 
 
 def order_sync_card_payments(*, order_id: int, payment_intent: str = "") -> None:
-    """The buyer came back from paying: ask Stripe about the order's card attempts that may still
-    succeed (open or failed, newest first), so a late webhook delays nothing.
+    """The buyer came back from paying (or reads the order's page): ask Stripe about the order's
+    card attempt that may still succeed, so a late webhook delays nothing.
 
-    `payment_intent` (from the return URL, untrusted) only puts that attempt first, and only if
-    it is one of this order's own. Stops once the order is paid; safe to run twice
-    and alongside the webhook, since each outcome goes through payment_confirm."""
+    One attempt, once per STRIPE_SYNC_INTERVAL_SECONDS however often the page is read
+    (stripe_call_claim): the one `payment_intent` names (from the return URL, untrusted: only if
+    it is one of this order's own), else the newest open or failed one; the webhook tells of
+    the others. Nothing for an order already paid; safe to run twice and alongside the webhook,
+    since each outcome goes through payment_confirm. Stripe unreachable: logged, nothing changes."""
+    order = Order.objects.filter(pk=order_id, status__in=(OrderStatus.PENDING, OrderStatus.CANCELLED)).first()
+    if order is None:
+        return
     attempts = Payment.objects.filter(
         order_id=order_id, provider=PaymentProvider.STRIPE, status__in=OPEN_STATUSES
     ).exclude(reference="")
-    ids = list(attempts.order_by("-id").values_list("pk", flat=True)[:RETURN_SYNC_MAX_ATTEMPTS])
-    if payment_intent:
-        named = attempts.filter(reference=payment_intent).values_list("pk", flat=True).first()
-        if named is not None:
-            ids = [named] + [pk for pk in ids if pk != named]
-    for payment_id in ids:
-        if not Order.objects.filter(pk=order_id, status__in=(OrderStatus.PENDING, OrderStatus.CANCELLED)).exists():
-            break
-        try:
-            payment_sync(payment_id=payment_id)
-        except (stripe.StripeError, ValidationError):
-            logger.exception("Could not check payment %s with Stripe", payment_id)
+    payment_id = None
+    if payment_intent and INTENT_ID.fullmatch(payment_intent):
+        payment_id = attempts.filter(reference=payment_intent).values_list("pk", flat=True).first()
+    if payment_id is None:
+        payment_id = attempts.order_by("-id").values_list("pk", flat=True).first()
+    if payment_id is None or not stripe_call_claim(order=order):
+        return
+    try:
+        payment_sync(payment_id=payment_id)
+    except (stripe.StripeError, ValidationError):
+        logger.exception("Could not check payment %s with Stripe", payment_id)
 
 
 def payment_demo_complete(*, payment_id: int, succeeded: bool) -> Payment:
@@ -224,10 +293,30 @@ def _payment_for_intent(intent: dict) -> Payment | None:
     return None
 
 
+# Stripe's news of a dispute (chargeback) of a charge; data.object is the dispute.
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+
+
+def _intent_id_of(obj: dict) -> str:
+    """The PaymentIntent an event's object is, or belongs to (a charge, a dispute)."""
+    if obj.get("object") == "payment_intent":
+        return str(obj.get("id") or "")
+    if obj.get("object") in ("charge", "dispute"):
+        intent_id = obj.get("payment_intent")
+        return intent_id if isinstance(intent_id, str) else ""
+    return ""
+
+
 def stripe_event_process(*, event: dict) -> str:
     """Handle one verified Stripe event, once per event id. Returns what was done."""
     intent = event.get("data", {}).get("object", {})
-    intent_id = intent.get("id", "") if intent.get("object") == "payment_intent" else ""
+    intent_id = _intent_id_of(intent)
     try:
         with transaction.atomic():
             record, created = StripeEvent.objects.get_or_create(
@@ -248,12 +337,162 @@ def stripe_event_process(*, event: dict) -> str:
             outcome = f"payment {payment.pk} {payment.status}"
             if payment.flagged_reason:
                 outcome += " (flagged)"
+    elif event.get("type") == "charge.refunded" or event.get("type") in DISPUTE_EVENTS:
+        payment = (
+            Payment.objects.filter(provider=PaymentProvider.STRIPE, reference=intent_id).first() if intent_id else None
+        )
+        if payment is None:
+            outcome = "unknown payment intent"
+            logger.warning("Stripe event %s names a charge that is not ours (%s)", event["id"], intent_id or "-")
+        else:
+            outcome = _money_news_apply(event=event, record=record, payment=payment, obj=intent)
     else:
         outcome = "ignored"
     record.processed_at = timezone.now()
     record.outcome = outcome[:255]
     record.save(update_fields=["processed_at", "outcome"])
     return outcome
+
+
+def _money_news_apply(*, event: dict, record: StripeEvent, payment: Payment, obj: dict) -> str:
+    """A refund or a dispute made outside the site (Stripe's dashboard, the card's bank): recorded
+    on the payment, staff emailed once if it changed anything."""
+    with transaction.atomic():
+        if event["type"] == "charge.refunded":
+            changed = payment_refund_record(
+                payment_id=payment.pk,
+                amount_refunded_minor=int(obj.get("amount_refunded") or 0),
+                fully=bool(obj.get("refunded")),
+            )
+        else:
+            made = event.get("created")
+            changed = payment_dispute_record(
+                payment_id=payment.pk,
+                dispute=obj,
+                at=datetime.fromtimestamp(made, UTC) if isinstance(made, int) else timezone.now(),
+            )
+        if changed:
+            enqueue_on_commit(_alert_task(), record.pk)
+    payment.refresh_from_db()
+    outcome = f"payment {payment.pk} {payment.status}"
+    if payment.dispute_status:
+        outcome += f", dispute {payment.dispute_status}"
+    return outcome if changed else outcome + " (no change)"
+
+
+def _alert_task():
+    from .tasks import send_payment_alert  # here: payments.tasks imports this module
+
+    return send_payment_alert
+
+
+def payment_refund_record(*, payment_id: int, amount_refunded_minor: int, fully: bool) -> bool:
+    """Stripe says money of this attempt went back (`charge.refunded`: made in its dashboard, or
+    our own refund told again). Returns whether anything changed.
+
+    The amount refunded only grows (an older event delivered late changes nothing). Refunded in
+    full, the attempt is refunded, and its order too when no other successful payment remains
+    (allocation's lifecycle: order_refund_record). The letters stay written. An attempt refunded
+    before its success was heard is refunded all the same, so that success, arriving late, pays
+    nothing (payment_confirm leaves a refunded attempt as it is)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        fields = []
+        refunded = from_minor_units(amount_refunded_minor, payment.currency)
+        if refunded > payment.amount_refunded:
+            payment.amount_refunded = refunded
+            fields.append("amount_refunded")
+        if fully and payment.status != PaymentStatus.REFUNDED:
+            payment.status = PaymentStatus.REFUNDED
+            fields.append("status")
+        if not fields:
+            return False
+        payment.save(update_fields=[*fields, "updated_at"])
+        if payment.status == PaymentStatus.REFUNDED:
+            _order_refund_if_unpaid(order_id=payment.order_id)
+    return True
+
+
+def _order_refund_if_unpaid(*, order_id: int, by=None) -> None:
+    """A paid order none of whose payments still holds money is refunded (its letters stay)."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status == OrderStatus.PAID and not order.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
+        order_refund_record(order_id=order.pk, by=by)
+
+
+def payment_dispute_record(*, payment_id: int, dispute: dict, at) -> bool:
+    """Stripe tells of a dispute (chargeback) of this attempt's charge: its id, status, reason and
+    amount are recorded, as of `at` (when Stripe made the event: an older one arriving late
+    changes nothing). The order stays paid and its letters written, whatever the outcome; staff
+    answer the dispute in Stripe. Returns whether anything changed."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.dispute_updated_at is not None and at < payment.dispute_updated_at:
+            return False
+        amount = dispute.get("amount")
+        values = {
+            "dispute_id": str(dispute.get("id") or "")[:255],
+            "dispute_status": str(dispute.get("status") or "")[:32],
+            "dispute_reason": str(dispute.get("reason") or "")[:64],
+            "dispute_amount": from_minor_units(amount, payment.currency) if isinstance(amount, int) else None,
+        }
+        changed = any(getattr(payment, field) != value for field, value in values.items())
+        for field, value in values.items():
+            setattr(payment, field, value)
+        payment.dispute_updated_at = at
+        payment.save(update_fields=[*values, "dispute_updated_at", "updated_at"])
+    return changed
+
+
+def payment_alert_recipients() -> list[str]:
+    """PAYMENTS_ALERT_EMAILS, else every active staff user with an email address."""
+    if settings.PAYMENTS_ALERT_EMAILS:
+        return list(settings.PAYMENTS_ALERT_EMAILS)
+    users = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def stripe_event_alert_send(*, stripe_event_id: int) -> bool:
+    """Email staff what a refund or dispute event recorded, once per event (the event row stays
+    locked while it goes out: a crash before the commit may send it twice, never lose it).
+    Returns whether it was sent now."""
+    with transaction.atomic():
+        record = StripeEvent.objects.select_for_update().get(pk=stripe_event_id)
+        if record.alerted_at is not None:
+            return False
+        payment = (
+            Payment.objects.select_related("order")
+            .filter(provider=PaymentProvider.STRIPE, reference=record.payment_intent_id)
+            .first()
+        )
+        recipients = payment_alert_recipients()
+        if payment is None or not recipients:
+            logger.warning("Stripe event %s: no payment or no one to tell", record.event_id)
+            return False
+        order = payment.order
+        amounts = {"refunded_amount": payment.amount_refunded, "disputed_amount": payment.dispute_amount or Decimal(0)}
+        context = {
+            "event": record,
+            "payment": payment,
+            "order": order,
+            **{name: currency_quantize(amount, payment.currency) for name, amount in amounts.items()},
+            "disputed": record.type in DISPUTE_EVENTS,
+            "order_url": settings.SITE_URL + reverse("admin:allocation_order_change", args=[order.pk]),
+            "payment_url": settings.SITE_URL + reverse("admin:payments_payment_change", args=[payment.pk]),
+        }
+        with translation.override(settings.LANGUAGE_CODE):
+            if context["disputed"]:
+                subject = _("Stripe: a dispute of order %(order)s (%(status)s)") % {
+                    "order": order.pk,
+                    "status": payment.dispute_status,
+                }
+            else:
+                subject = _("Stripe: a refund of order %(order)s") % {"order": order.pk}
+            body = render_to_string("emails/payment_alert.txt", context)
+        EmailMessage(subject=subject, body=body, to=recipients).send()
+        record.alerted_at = timezone.now()
+        record.save(update_fields=["alerted_at"])
+    return True
 
 
 def payment_refund(*, payment_id: int, refunded_by) -> Payment:
@@ -267,12 +506,15 @@ def payment_refund(*, payment_id: int, refunded_by) -> Payment:
             raise ValidationError(_("Only a successful payment can be refunded."))
         provider = provider_for(payment)
         if provider is not None:
-            provider.refund(payment=payment)
+            try:
+                provider.refund(payment=payment)
+            except stripe.StripeError as error:
+                raise ProviderUnavailable(str(error)) from error
         payment.status = PaymentStatus.REFUNDED
-        payment.save(update_fields=["status", "updated_at"])
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
-        if order.status == OrderStatus.PAID and not order.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
-            order_refund_record(order_id=order.pk, by=refunded_by)
+        # All of it, as Stripe's charge.refunded will say: that news then changes nothing more.
+        payment.amount_refunded = payment.amount
+        payment.save(update_fields=["status", "amount_refunded", "updated_at"])
+        _order_refund_if_unpaid(order_id=payment.order_id, by=refunded_by)
     return payment
 
 

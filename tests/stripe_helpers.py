@@ -86,3 +86,13 @@ def register_webhook(localstripe_url, url):
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request).close()
+
+
+def stripe_requests(localstripe_url):
+    """The API requests localstripe answered since the log was last emptied ("GET /v1/...")."""
+    with urllib.request.urlopen(localstripe_url + "/_config/requests") as response:
+        return json.load(response)
+
+
+def stripe_requests_forget(localstripe_url):
+    urllib.request.urlopen(urllib.request.Request(localstripe_url + "/_config/requests", method="DELETE")).close()

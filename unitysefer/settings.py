@@ -141,6 +141,14 @@ STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Seconds one request to Stripe may take; with the retries, well within gunicorn's 60.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# The pages ask Stripe about an order at most once in this many seconds, however often they are
+# read (the account's rate limit is shared by every buyer); the webhook brings the rest.
+STRIPE_SYNC_INTERVAL_SECONDS = env.int("STRIPE_SYNC_INTERVAL_SECONDS", default=10)
+# Who is emailed when Stripe reports a refund or a dispute made outside the site; empty: every
+# active staff user with an email address.
+PAYMENTS_ALERT_EMAILS = env.list("PAYMENTS_ALERT_EMAILS", default=[])
 # The demo provider (no card, a clearly marked page) where there is no Stripe key: with DEBUG
 # only, and no environment variable can turn it on without. The load benchmark's own settings
 # module (bench/benchsite/settings.py, never deployed) does; `check --deploy` warns of it there.
