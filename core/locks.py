@@ -26,3 +26,12 @@ def advisory_lock_try(*, model, namespace: int, object_id: int):
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def advisory_xact_lock(*, model, namespace: int, object_id: int) -> None:
+    """Wait for the lock of (namespace, object_id) and hold it until the current transaction
+    ends: work that must not run beside the holder's (erasing what a certificate prints while
+    it is being drawn) waits for it, and the holder's next try finds it taken."""
+    connection = connections[router.db_for_write(model)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [namespace * 10**12 + object_id])

@@ -7,4 +7,9 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Privacy and personal data")
 
     def ready(self):
+        from core.privacy import shredders_register
+
         from . import checks  # noqa: F401  (PRIVACY_NOTICE_VERSION is set)
+        from .shredders import privacy_shredders
+
+        shredders_register.connect(privacy_shredders, dispatch_uid="privacy-shredders")

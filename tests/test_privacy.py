@@ -204,3 +204,319 @@ def test_names_and_orders_still_come_in_without_a_consent_from_staff_doors(campa
     # The admin, honour letters and the command line record none: nobody gave one there.
     order = make_order(campaigns["idf"], 1, names=[name_data(0)])
     assert order.consent_at is None and order.privacy_notice_version == ""
+
+
+# --- Export and erasure: the commands ------------------------------------------------------------
+
+# Values found nowhere else, so that the whole database can be searched for them.
+ADDRESS = "Zelda.Quixote@Example.org"
+BUYER_NAME = "Zelda Quixotic-Buyer"
+PHONE = "+1-555-0199-777"
+ENGLISH_NAME = "Yentl Unmistakable"
+FAMILY_NAME = "Brzezinskowitz"
+CITY = "Xanadu-on-Sea"
+OTHER = "someone.else@example.org"
+
+
+def database_rows_containing(text: str) -> dict[str, int]:
+    """Every text, varchar and JSON column of every table of ours that holds `text` (any case)."""
+    from django.db import connection
+
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT table_name, column_name FROM information_schema.columns
+               WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb')"""
+        )
+        for table, column in cursor.fetchall():
+            cursor.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text ILIKE %s', [f"%{text}%"])
+            count = cursor.fetchone()[0]
+            if count:
+                found[f"{table}.{column}"] = count
+    return found
+
+
+@pytest.fixture
+def held(campaigns):
+    """What an address holds: a paid order with two names, certificates issued (a sheet and a
+    booklet), one name corrected (its history), a pending order in another case of the address,
+    a siyum notice; and another buyer's order, which must stay as it is."""
+    from allocation.services import Buyer, name_correct, order_allocate, order_mark_paid
+    from certificates.services import order_booklet_build, order_certificates_issue
+    from payments.services import payment_record_offline
+
+    from .conftest import make_user
+
+    idf = campaigns["idf"]
+    buyer = Buyer(name=BUYER_NAME, email=ADDRESS, phone=PHONE)
+    names = [
+        name_data(0, english_name=ENGLISH_NAME, family_name=FAMILY_NAME, city=CITY),
+        name_data(1, english_name="Second Person", city=CITY),
+    ]
+    paid = make_order(idf, names=names, buyer=buyer, consent=Consent.given_now())
+    office = make_user("zq-office", permissions=["payments.record_offline_payment"])
+    payment_record_offline(order=paid, reference="receipt 77", recorded_by=office)  # paid and allocated
+    order_certificates_issue(order_id=paid.pk)
+    order_booklet_build(order_id=paid.pk)
+    first = paid.names.order_by("id").first()
+    name_correct(name_id=first.pk, data={"english_name": ENGLISH_NAME + " Jr"})  # a row in the history
+    pending = make_order(campaigns["sefardi"], 1, buyer=Buyer(name=BUYER_NAME, email=ADDRESS.upper()))
+    other = make_order(idf, 1, buyer=Buyer(name="Other Buyer", email=OTHER))
+    order_mark_paid(order_id=other.pk)
+    order_allocate(order_id=other.pk)
+    order_certificates_issue(order_id=other.pk)
+    return {"paid": paid, "pending": pending, "other": other}
+
+
+@pytest.fixture
+def siyum_notice(campaigns):
+    from django.contrib.auth.models import User
+
+    from siyum.models import Siyum, SiyumNotice
+
+    scroll = campaigns["idf"].scrolls.get(state="open")
+    held_by = User.objects.create_user("siyum-staff", is_staff=True)
+    siyum = Siyum.objects.create(scroll=scroll, held_on=datetime.date(2026, 1, 4), place="770", held_by=held_by)
+    return SiyumNotice.objects.create(siyum=siyum, email=ADDRESS.lower(), letters=2)
+
+
+def run_command(name, *args):
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command(name, *args, stdout=out, stderr=err)
+    return out.getvalue() + err.getvalue()
+
+
+def test_the_export_command_writes_everything_held_about_the_address(held, siyum_notice, tmp_path, settings):
+    import json
+
+    from certificates.models import Certificate
+    from privacy.models import PrivacyLog
+    from privacy.services import address_hash
+
+    settings.SITE_URL = "https://letters.example"
+    path = tmp_path / "export.json"
+    said = run_command("export_personal_data", "--email", "zelda.quixote@EXAMPLE.org", "--output", str(path))
+    assert str(path) in said and "orders 2" in said
+    assert path.stat().st_mode & 0o077 == 0  # the owner's alone
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == "unitysefer-personal-data/1" and data["email"] == "zelda.quixote@example.org"
+
+    paid, pending = held["paid"], held["pending"]
+    assert [order["id"] for order in data["orders"]] == [paid.pk, pending.pk]  # any case of the address
+    first = data["orders"][0]
+    assert first["buyer"] == {"name": BUYER_NAME, "email": ADDRESS, "phone": PHONE}
+    assert first["amount"] == str(paid.amount) and first["status"] == "paid"
+    assert first["consent"]["privacy_notice_version"] == paid.privacy_notice_version
+    assert first["link"] == f"https://letters.example/orders/{paid.token}/"
+    name = first["names"][0]
+    assert (name["hebrew_name"], name["english_name"], name["city"]) == ("מנחם מענדל", ENGLISH_NAME + " Jr", CITY)
+    assert name["letter"] == {"scroll": 1, "position": 1} and name["family_name"] == FAMILY_NAME
+    assert [row["english_name"] for row in name["history"]] == [ENGLISH_NAME + " Jr"]  # as corrected
+    assert data["orders"][1]["consent"] is None and data["orders"][1]["names"][0]["letter"] is None
+
+    codes = set(Certificate.objects.filter(name__order=paid).values_list("code", flat=True))
+    assert {certificate["code"] for certificate in data["certificates"]} == codes
+    assert all(c["verify_url"] == f"https://letters.example/verify/{c['code']}/" for c in data["certificates"])
+    [payment] = data["payments"]
+    assert payment["amount"] == str(paid.amount) and payment["provider"] == "offline"
+    assert set(payment) == {"order_id", "provider", "status", "amount", "currency", "created_at"}  # no reference
+    assert data["siyum_notices"] == [
+        {"campaign": "idf", "scroll": 1, "held_on": "2026-01-04", "place": "770", "letters": 2, "sent_at": None}
+    ]
+    assert data["account"] == [] and data["name_imports"] == {"imports": [], "drafts": []}
+    text = path.read_text(encoding="utf-8")
+    assert OTHER not in text and "Other Buyer" not in text and held["other"].token not in text
+
+    log = PrivacyLog.objects.get()
+    assert log.action == "export" and log.subject_hash == address_hash(ADDRESS) and log.operator
+    assert log.counts["orders"] == 2 and ADDRESS.lower() not in str(log.__dict__).lower()
+
+
+def test_the_export_command_refuses_what_is_no_address(db, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="valid email address"):
+        run_command("export_personal_data", "--email", "not an address", "--output", str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_an_address_nobody_used_exports_empty_sections(db, tmp_path):
+    import json
+
+    said = run_command("export_personal_data", "--email", "nobody@example.org", "--output", str(tmp_path / "n.json"))
+    assert "nothing is held" in said
+    data = json.loads((tmp_path / "n.json").read_text())
+    assert data["orders"] == [] and data["certificates"] == [] and data["account"] == []
+
+
+def test_the_erase_command_erases_the_contact_data_and_keeps_the_letters(
+    held, siyum_notice, client, django_capture_on_commit_callbacks
+):
+    from allocation.models import Letter, Name
+    from certificates.models import Certificate, CertificateSheet, OrderCertificates
+    from payments.models import Payment
+    from privacy.models import PrivacyLog
+    from privacy.services import address_hash
+
+    from .test_certificates import pdf_text
+
+    paid, pending, other = held["paid"], held["pending"], held["other"]
+    letters_before = sorted(Letter.objects.values_list("name_id", "scroll_id", "position"))
+    hebrew_before = sorted(Name.objects.values_list("id", "hebrew_name", "parent_hebrew_name", "gender"))
+    payments_before = sorted(Payment.objects.values_list("id", "amount", "currency", "status"))
+    certificate = Certificate.objects.filter(name__order=paid).order_by("name_id").first()
+    old_file = certificate.file.name
+    assert ENGLISH_NAME in pdf_text(certificate.file.read())
+    for value in (ADDRESS, BUYER_NAME, PHONE, ENGLISH_NAME, FAMILY_NAME, CITY):
+        assert database_rows_containing(value), value  # the search finds them before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        said = run_command("erase_personal_data", "--email", ADDRESS.lower(), "--reason", "Asked by email, ticket 12")
+    assert "orders 2" in said and "privacy log #" in said
+
+    # Gone from every table, the history tables and the privacy log included.
+    for value in (ADDRESS, BUYER_NAME, PHONE, ENGLISH_NAME, FAMILY_NAME, CITY):
+        assert database_rows_containing(value) == {}, value
+    for order in (paid, pending):
+        order.refresh_from_db()
+        assert (order.buyer_name, order.buyer_email, order.buyer_phone) == ("", "", "") and order.erased_at
+    assert set(Name.objects.filter(order__in=[paid, pending]).values_list("english_name", "family_name", "city")) == {
+        ("", "", "")
+    }
+    # The Hebrew names stay in their letters; amounts, payments and the consent stay.
+    assert sorted(Letter.objects.values_list("name_id", "scroll_id", "position")) == letters_before
+    assert sorted(Name.objects.values_list("id", "hebrew_name", "parent_hebrew_name", "gender")) == hebrew_before
+    assert sorted(Payment.objects.values_list("id", "amount", "currency", "status")) == payments_before
+    assert paid.amount == Order.objects.get(pk=paid.pk).amount and paid.consent_at is not None
+    # The certificate verifies, with its code, and was drawn again without the English name.
+    certificate.refresh_from_db()
+    assert certificate.file.name != old_file and not certificate.file.storage.exists(old_file)
+    assert ENGLISH_NAME not in pdf_text(certificate.file.read())
+    assert not CertificateSheet.objects.filter(order=paid).exists()
+    assert not OrderCertificates.objects.get(order=paid).booklet
+    verify = client.get(f"/verify/{certificate.code}/")
+    assert verify.status_code == 200 and "מנחם מענדל" in verify.content.decode()
+    # The other buyer's order is as it was.
+    other.refresh_from_db()
+    assert (other.buyer_email, other.erased_at) == (OTHER, None)
+    assert Name.objects.get(order=other).english_name == "Person 0"
+    # Audited: who, why, when, without the address.
+    log = PrivacyLog.objects.get(action="erasure")
+    assert log.reason == "Asked by email, ticket 12" and log.operator and log.by is None
+    assert log.subject_hash == address_hash(ADDRESS) and sorted(log.order_ids) == sorted([paid.pk, pending.pk])
+    assert log.counts["orders"] == 2 and log.counts["siyum_notices"] == 1 and log.counts["certificates"] == 2
+
+
+def test_erasing_again_says_it_was_erased_before_and_finds_nothing(held):
+    run_command("erase_personal_data", "--email", ADDRESS)
+    said = run_command("erase_personal_data", "--email", ADDRESS, "--operator", "office")
+    assert "Erased before:" in said and "nothing was held" in said
+
+
+def test_a_dry_run_says_what_is_held_and_changes_nothing(held):
+    from privacy.models import PrivacyLog
+
+    said = run_command("erase_personal_data", "--email", ADDRESS, "--dry-run")
+    assert "orders 2" in said and "nothing changed" in said
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2 and not PrivacyLog.objects.exists()
+
+
+def test_an_erased_order_cannot_be_started_again_and_stays_erased(held):
+    from django.core.exceptions import ValidationError
+
+    run_command("erase_personal_data", "--email", ADDRESS)
+    pending = Order.objects.get(pk=held["pending"].pk)
+    order_cancel(order_id=pending.pk)
+    with pytest.raises(ValidationError, match="personal details were erased"):
+        order_place_again(order=Order.objects.get(pk=pending.pk))
+    # The database keeps it erased, whatever writes the row (the admin's history revert too).
+    for change in ({"buyer_email": ADDRESS}, {"buyer_name": "Back"}, {"erased_at": None}):
+        with pytest.raises(IntegrityError, match="stay erased"), transaction.atomic():
+            Order.objects.filter(pk=pending.pk).update(**change)
+    # And its log, as written.
+    from privacy.models import PrivacyLog
+
+    with pytest.raises(IntegrityError, match="kept as written"), transaction.atomic():
+        PrivacyLog.objects.update(reason="changed")
+    with pytest.raises(IntegrityError, match="kept as written"), transaction.atomic():
+        PrivacyLog.objects.all().delete()
+
+
+def test_an_erased_order_paid_later_gets_its_letters_and_certificates(held, django_capture_on_commit_callbacks):
+    from allocation.services import order_allocate, order_mark_paid
+    from certificates.models import Certificate
+    from certificates.services import order_certificates_issue
+
+    run_command("erase_personal_data", "--email", ADDRESS)
+    pending = held["pending"]
+    order_mark_paid(order_id=pending.pk)
+    order_allocate(order_id=pending.pk)
+    assert order_certificates_issue(order_id=pending.pk) == 1
+    assert Certificate.objects.filter(name__order=pending).exists()
+
+
+def test_an_account_with_the_address_is_closed_and_emptied(campaigns, tmp_path):
+    import json
+
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    from allocation.services import Buyer
+
+    from .conftest import make_user
+
+    shliach = make_user("zq-shliach", permissions=["accounts.register_names"])
+    User.objects.filter(pk=shliach.pk).update(email=ADDRESS, first_name="Zelda", last_name="Quixotic-Shliach")
+    Token.objects.create(user=shliach)
+    registered = make_order(campaigns["idf"], 2, buyer=Buyer(), created_by=shliach)
+    run_command("export_personal_data", "--email", ADDRESS, "--output", str(tmp_path / "a.json"))
+    [account] = json.loads((tmp_path / "a.json").read_text())["account"]
+    assert account["username"] == "zq-shliach" and account["last_name"] == "Quixotic-Shliach"
+    assert account["api_token"] is True and "key" not in json.dumps(account)
+    assert account["orders_registered"] == [
+        {
+            "id": registered.pk,
+            "campaign": "idf",
+            "channel": "online",
+            "status": "pending",
+            "created_at": registered.created_at.isoformat(),
+            "names": 2,
+            "amount": str(registered.amount),
+            "currency": registered.currency,
+        }
+    ]
+    run_command("erase_personal_data", "--email", ADDRESS)
+    user = User.objects.get(pk=shliach.pk)
+    assert (user.username, user.email, user.first_name, user.last_name) == (f"erased-{user.pk}", "", "", "")
+    assert not user.is_active and not user.has_usable_password() and not Token.objects.filter(user=user).exists()
+    assert database_rows_containing("Quixotic-Shliach") == {} and database_rows_containing("zq-shliach") == {}
+    # The names it registered are other people's: they stay, in their order.
+    assert Order.objects.get(pk=registered.pk).names.exclude(english_name="").count() == 2
+
+
+def test_a_staff_account_is_not_erased_and_nothing_changes(held):
+    from django.contrib.auth.models import User
+    from django.core.management.base import CommandError
+
+    from privacy.models import PrivacyLog
+
+    User.objects.create_user("zq-staff", ADDRESS, "pw", is_staff=True)
+    with pytest.raises(CommandError, match="staff account"):
+        run_command("erase_personal_data", "--email", ADDRESS)
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2 and not PrivacyLog.objects.exists()
+
+
+def test_who_and_why_are_required(held):
+    from django.core.exceptions import ValidationError
+
+    from privacy.services import personal_data_erase
+
+    with pytest.raises(ValidationError, match="why"):
+        personal_data_erase(email=ADDRESS, reason="  ", operator="office")
+    with pytest.raises(ValidationError, match="who"):
+        personal_data_erase(email=ADDRESS, reason="asked", operator="")
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2
