@@ -6,36 +6,35 @@ around it. WeasyPrint fetches through StaticOnlyURLFetcher, which serves the pro
 static files and data: URIs and refuses everything else (file:, http:, ...).
 """
 
-import ctypes
-import ctypes.util
 import datetime
 import functools
 import logging
-import mimetypes
-import posixpath
-import unicodedata
 from dataclasses import dataclass
 from io import BytesIO
-from urllib.parse import unquote, urlsplit
 
 import segno
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
-from django.templatetags.static import static
 from django.utils import translation
 from pyluach.dates import HebrewDate
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# Shared with every PDF the project draws; named here too, where they were first written.
+from core.rendering import (  # noqa: F401
+    STATIC_ORIGIN,
+    StaticOnlyURLFetcher,
+    URLRefused,
+    font_installed,
+    isolated,
+    plain_text,
+)
 
 from .pdf import PdfPageWriter, PdfSource
 
 logger = logging.getLogger(__name__)
 
-# The origin the certificate's relative URLs resolve against. ".invalid" never resolves
-# (RFC 2606), so nothing could be fetched from it even if a URL slipped past the fetcher.
-STATIC_ORIGIN = "https://certificate.invalid"
 # The text fonts certificate.css asks for (Debian: culmus, fonts-noto-core).
 TEXT_FONTS = ("Frank Ruehl CLM", "Noto Serif", "Noto Sans")
 FALLBACK_STAM_FONT = "Stam Sefarad CLM"
@@ -44,56 +43,6 @@ STYLESHEET = "certificates/certificate.css"
 
 
 # --- Fonts -----------------------------------------------------------------------------------
-
-
-@functools.cache
-def _fontconfig():
-    path = ctypes.util.find_library("fontconfig") or "libfontconfig.so.1"
-    library = ctypes.CDLL(path)
-    library.FcPatternCreate.restype = ctypes.c_void_p
-    library.FcPatternAddString.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-    library.FcConfigSubstitute.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-    library.FcDefaultSubstitute.argtypes = [ctypes.c_void_p]
-    library.FcFontMatch.restype = ctypes.c_void_p
-    library.FcFontMatch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
-    library.FcPatternGetString.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_char_p),
-    ]
-    library.FcPatternDestroy.argtypes = [ctypes.c_void_p]
-    return library
-
-
-@functools.cache
-def font_installed(family: str) -> bool:
-    """Whether fontconfig (which WeasyPrint draws with) has this family, rather than a
-    substitute it would silently pick."""
-    try:
-        fc = _fontconfig()
-    except OSError:
-        return False
-    pattern = fc.FcPatternCreate()
-    try:
-        fc.FcPatternAddString(pattern, b"family", family.encode())
-        fc.FcConfigSubstitute(None, pattern, 0)  # FcMatchPattern
-        fc.FcDefaultSubstitute(pattern)
-        result = ctypes.c_int()
-        match = fc.FcFontMatch(None, pattern, ctypes.byref(result))
-        if not match:
-            return False
-        try:
-            index, value = 0, ctypes.c_char_p()
-            while fc.FcPatternGetString(match, b"family", index, ctypes.byref(value)) == 0:
-                if value.value.decode(errors="replace").casefold() == family.casefold():
-                    return True
-                index += 1
-            return False
-        finally:
-            fc.FcPatternDestroy(match)
-    finally:
-        fc.FcPatternDestroy(pattern)
 
 
 def stam_font(custom: str) -> str:
@@ -113,70 +62,7 @@ def fonts_check(families) -> list[str]:
     return missing
 
 
-# --- Fetching ----------------------------------------------------------------------------------
-
-
-class URLRefused(ValueError):
-    pass
-
-
-class StaticOnlyURLFetcher(URLFetcher):
-    """Serves the project's static files (by their URL under STATIC_ORIGIN) and data: URIs;
-    refuses anything else, and records what it served and refused."""
-
-    def __init__(self):
-        super().__init__(timeout=1, allow_redirects=False)
-        self.served: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url, headers=None):
-        if url.startswith("data:"):
-            self.served.append(url[:48])
-            return super().fetch(url, headers)
-        path = self._static_file(url)
-        if path is None:
-            self.refused.append(url)
-            logger.warning("Certificate rendering refused to fetch %r", url[:200])
-            raise URLRefused(f"not a static file of the project: {url[:200]}")
-        self.served.append(url)
-        with open(path, "rb") as file:
-            body = file.read()
-        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
-
-    @staticmethod
-    def _static_file(url: str) -> str | None:
-        prefix = STATIC_ORIGIN + static("")
-        if not url.startswith(prefix):
-            return None
-        parts = urlsplit(url)
-        if parts.query or parts.fragment:
-            return None
-        relative = unquote(url[len(prefix) :])
-        # finders.find refuses absolute paths and '..' as well; this says so plainly.
-        if not relative or relative.startswith("/") or ".." in relative.split("/") or "\\" in relative:
-            return None
-        if posixpath.normpath(relative) != relative:
-            return None
-        return finders.find(relative)
-
-
 # --- What a certificate shows -------------------------------------------------------------
-
-
-# Bidirectional controls and other invisible characters: a name carrying them could reorder
-# the text around it, so they are dropped (what is left prints exactly as typed).
-def plain_text(value) -> str:
-    text = "".join(char for char in str(value or "") if unicodedata.category(char) not in {"Cc", "Cf", "Co", "Cs"})
-    return " ".join(text.split())
-
-
-def isolated(value) -> str:
-    """Plain text between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: laid out in its own
-    direction, it cannot reorder what surrounds it (WeasyPrint ignores CSS unicode-bidi:
-    isolate, but the text layout engine honours these characters)."""
-    text = plain_text(value)
-    return f"\u2068{text}\u2069" if text else ""
 
 
 _GEMATRIA = [

@@ -41,6 +41,7 @@ def test_every_scheduled_task_exists_and_every_sweeper_is_scheduled():
     sweepers = {
         "allocation.tasks.allocate_paid_orders",
         "certificates.tasks.issue_missing_certificates",
+        "receipts.tasks.deliver_missing_receipts",
         "registrations.tasks.resume_name_imports",
         "siyum.tasks.resume_siyum_notices",
         "reports.tasks.send_weekly_reports",

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "siyum",
     "checkout",
     "privacy",
+    "receipts",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_ROUTES = {
     "certificates.tasks.send_letters_lookup": {"queue": "celery"},
     "certificates.tasks.*": {"queue": "certificates"},
+    # Receipts are PDFs too, drawn by the same workers (fonts installed, WeasyPrint warm).
+    "receipts.tasks.*": {"queue": "certificates"},
     # Mass email (the siyum's notices) waits its throttled turn without holding up other work.
     "siyum.tasks.*": {"queue": "notifications"},
 }
@@ -207,6 +210,18 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "certificates": _certificates_storage,
+    # Receipts and organisations' logos: beside the certificates (the same bucket, their own prefix).
+    "receipts": {
+        **_certificates_storage,
+        "OPTIONS": {
+            **_certificates_storage["OPTIONS"],
+            **(
+                {"location": env.str("RECEIPTS_S3_PREFIX", default="receipts")}
+                if CERTIFICATES_STORAGE == "s3"
+                else {"location": env.path("RECEIPTS_ROOT", default=BASE_DIR / "private" / "receipts")}
+            ),
+        },
+    },
 }
 # A request body Django reads into memory: POST /api/v1/orders/ takes up to 100,000 names in one
 # request, about 10 MB of JSON (files uploaded go to disk instead and are limited below).
@@ -217,6 +232,9 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50_000_000)
 # minutes later). The test suite turns it off but where certificates are tested: with tasks run
 # in-process, every test that pays would otherwise draw certificates.
 CERTIFICATES_ISSUE_WHEN_ALLOCATED = True
+# Draw and email a receipt as soon as it is issued (else the sweeper does, minutes later). Tests
+# that pay hundreds of orders at once turn it off: with tasks run in-process each would draw.
+RECEIPTS_DELIVER_WHEN_ISSUED = True
 # Above this total size the buyer's email links to the certificates instead of attaching them.
 CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES = env.int("CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES", default=8_000_000)
 # The STaM font of each script custom (Debian's culmus has only these two). The Ari (Chabad)
@@ -364,6 +382,7 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "allocate-paid-orders": {"task": "allocation.tasks.allocate_paid_orders", "schedule": 60.0},
     "issue-missing-certificates": {"task": "certificates.tasks.issue_missing_certificates", "schedule": 120.0},
+    "deliver-missing-receipts": {"task": "receipts.tasks.deliver_missing_receipts", "schedule": 120.0},
     # Recount every scroll's letters and repair any drift of the kept counts (and the cache).
     "repair-progress": {"task": "scrolls.tasks.repair_progress", "schedule": crontab(minute=35)},
     # Hourly through Friday (UTC). A campaign's week ends at Friday 00:00 in its own time zone:

@@ -1,0 +1,340 @@
+"""Receipts: the organisation behind a campaign, a receipt for every paid order numbered without
+a gap per organisation and year (also when 200 are paid at once), a cancellation note for a
+refund, never deleted or renumbered (PostgreSQL), the PDF read back in Hebrew and English, and
+the donor's ways to it: email, the order's page, the API."""
+
+import datetime
+import io
+import threading
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from allocation.models import Order
+from allocation.services import Buyer, order_mark_paid, order_refund_record, order_transition
+from payments.models import Payment
+from payments.services import payment_record_offline, payment_refund
+from receipts.models import CampaignOrganisation, Organisation, Receipt, ReceiptCounter, ReceiptKind
+from receipts.services import receipt_deliver, receipt_number_take
+from receipts.tasks import deliver_missing_receipts
+
+from .conftest import make_user
+from .factories import make_order
+
+EIN = "12-3456789"
+
+
+@pytest.fixture(autouse=True)
+def receipts_storage(settings, tmp_path):
+    """Receipts and logos go to a folder of the test's own."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "receipts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "receipts"},
+        },
+    }
+    return tmp_path / "receipts"
+
+
+def organisation_set(slug, *args):
+    out = io.StringIO()
+    call_command("organisation_set", slug, *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def us_organisation(campaigns):
+    organisation_set("chabad-us", "--name", "Chabad of the Valley", "--jurisdiction", "us", "--tax-id", EIN,
+                     "--campaign", "sefardi", "--signatory", "Rabbi Levi Cohen")  # fmt: skip
+    return Organisation.objects.get(slug="chabad-us")
+
+
+@pytest.fixture
+def cashier(db):
+    return make_user("cashier", permissions=["payments.record_offline_payment"])
+
+
+def pay_offline(order, cashier):
+    return payment_record_offline(order=order, reference=f"cash {order.pk}", recorded_by=cashier)
+
+
+# --- The organisation ---------------------------------------------------------------------
+
+
+def test_organisation_set_creates_then_updates_and_links_campaigns_safe_to_repeat(campaigns):
+    said = organisation_set("keren", "--name", "Keren Hatorah", "--jurisdiction", "il", "--tax-id", "580123456",
+                            "--campaign", "idf")  # fmt: skip
+    assert said.startswith("Created keren")
+    keren = Organisation.objects.get(slug="keren")
+    assert (keren.name, keren.jurisdiction, keren.tax_id, keren.time_zone) == (
+        "Keren Hatorah",
+        "il",
+        "580123456",
+        "Asia/Jerusalem",
+    )
+    assert CampaignOrganisation.objects.get(campaign=campaigns["idf"]).organisation == keren
+
+    # Again, with another name and a second campaign: the same row, both campaigns linked.
+    for _ in range(2):
+        said = organisation_set("keren", "--name", "Keren Hatorah Ltd", "--jurisdiction", "il",
+                                "--campaign", "idf", "--campaign", "sefardi", "--section-46-number", "4321",
+                                "--section-46-expires", "2030-12-31")  # fmt: skip
+        assert said.startswith("Updated keren")
+    keren = Organisation.objects.get(slug="keren")
+    assert keren.name == "Keren Hatorah Ltd" and keren.tax_id == "580123456"  # kept: not given
+    assert keren.section_46_expires == datetime.date(2030, 12, 31)
+    assert Organisation.objects.count() == 1
+    assert set(keren.campaign_links.values_list("campaign__slug", flat=True)) == {"idf", "sefardi"}
+
+    # A campaign moves to the organisation that names it.
+    organisation_set("other", "--name", "Other", "--jurisdiction", "other", "--campaign", "sefardi")
+    assert CampaignOrganisation.objects.get(campaign=campaigns["sefardi"]).organisation.slug == "other"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--jurisdiction", "us"], "EIN"),
+        (["--jurisdiction", "us", "--tax-id", "123"], "EIN"),
+        (["--jurisdiction", "il", "--tax-id", "58-0123"], "registration number"),
+        (["--jurisdiction", "other", "--campaign", "no-such-campaign"], "no-such-campaign"),
+        (["--jurisdiction", "other", "--time-zone", "Mars/Olympus"], "not a time zone"),
+        (["--jurisdiction", "il", "--tax-id", "580123456", "--section-46-number", "12"], "section 46"),
+    ],
+)
+def test_organisation_set_refuses_bad_input_and_changes_nothing(campaigns, args, message):
+    with pytest.raises(CommandError, match=message):
+        organisation_set("bad", "--name", "Bad", *args)
+    assert not Organisation.objects.exists() and not CampaignOrganisation.objects.exists()
+
+
+# --- Issuing and numbering -------------------------------------------------------------------
+
+
+def test_a_paid_order_gets_a_receipt_numbered_in_the_paying_transaction(us_organisation, cashier, campaigns):
+    first, second = make_order(campaigns["sefardi"], 2), make_order(campaigns["sefardi"], 1)
+    assert not Receipt.objects.exists()  # pending: nothing yet
+    pay_offline(first, cashier)
+    pay_offline(second, cashier)
+    receipts = list(Receipt.objects.order_by("number"))
+    year = timezone.now().astimezone(ZoneInfo("America/New_York")).year  # the organisation's
+    assert [(r.order_id, r.kind, r.number, r.year) for r in receipts] == [
+        (first.pk, "receipt", 1, year),
+        (second.pk, "receipt", 2, year),
+    ]
+    first.refresh_from_db()
+    assert receipts[0].amount == first.amount and receipts[0].currency == first.currency == "USD"
+    assert receipts[0].donor_name == first.buyer_name and receipts[0].issued_at == first.paid_at
+    assert receipts[0].display_number == f"{receipts[0].year}-00001"
+
+
+def test_a_payment_rolled_back_gives_its_number_back(us_organisation, campaigns):
+    order = make_order(campaigns["sefardi"], 1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        order_mark_paid(order_id=order.pk)
+        assert Receipt.objects.get(order=order).number == 1
+        raise RuntimeError("the payment fails after the number was taken")
+    assert not Receipt.objects.exists()
+    order_mark_paid(order_id=order.pk)
+    assert Receipt.objects.get(order=order).number == 1
+
+
+def test_a_campaign_without_an_organisation_issues_no_receipt(campaigns, cashier, us_organisation):
+    order = make_order(campaigns["idf"], 1)  # idf has no organisation
+    pay_offline(order, cashier)
+    assert not Receipt.objects.exists()
+
+
+def test_an_honour_letter_paid_nothing_gets_no_receipt(us_organisation, campaigns):
+    order = make_order(campaigns["sefardi"], 1, amount=Decimal("0"), allow_custom_price=True)
+    order_mark_paid(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).status == "paid"
+    assert not Receipt.objects.exists()
+
+
+def test_a_refund_issues_a_cancellation_note_referring_to_the_receipt(
+    us_organisation, cashier, campaigns, staff_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    orders = [make_order(campaigns["sefardi"], 1) for _ in range(3)]
+    for order in orders:
+        pay_offline(order, cashier)
+    refunded = orders[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refund(payment_id=Payment.objects.get(order=refunded).pk, refunded_by=staff_user)
+    assert Order.objects.get(pk=refunded.pk).status == "refunded"
+    receipt = Receipt.objects.get(order=refunded, kind=ReceiptKind.RECEIPT)
+    note = Receipt.objects.get(order=refunded, kind=ReceiptKind.CANCELLATION)
+    assert note.cancels == receipt and receipt.cancellation == note
+    assert (note.number, note.amount, note.organisation) == (1, receipt.amount, us_organisation)
+    assert note.display_number == f"C-{note.year}-00001"
+    # Receipts keep their own series: the next payment takes the next receipt number.
+    later = make_order(campaigns["sefardi"], 1)
+    pay_offline(later, cashier)
+    assert Receipt.objects.get(order=later).number == 4
+    # The note is drawn and emailed (on commit), naming the receipt it cancels.
+    note.refresh_from_db()
+    assert note.file and note.emailed_at is not None
+    [email] = [m for m in mailoutbox if note.display_number in m.body]
+    assert receipt.display_number in email.subject and email.to == [refunded.buyer_email]
+    assert email.attachments[0][0] == f"receipt-{note.display_number}.pdf"
+
+
+def test_an_order_refunded_without_a_receipt_gets_no_note(campaigns, cashier):
+    order = make_order(campaigns["idf"], 1)
+    pay_offline(order, cashier)  # before idf had an organisation
+    organisation_set("late", "--name", "Late", "--jurisdiction", "other", "--campaign", "idf")
+    order_refund_record(order_id=order.pk)
+    assert not Receipt.objects.exists()
+
+
+def test_the_database_refuses_to_delete_or_renumber_a_receipt(us_organisation, cashier, campaigns):
+    order = make_order(campaigns["sefardi"], 1)
+    pay_offline(order, cashier)
+    receipt = Receipt.objects.get(order=order)
+    for change in (
+        lambda: Receipt.objects.filter(pk=receipt.pk).delete(),
+        lambda: Receipt.objects.filter(pk=receipt.pk).update(number=2),
+        lambda: Receipt.objects.filter(pk=receipt.pk).update(year=receipt.year - 1),
+        lambda: Receipt.objects.filter(pk=receipt.pk).update(amount=Decimal("1")),
+        lambda: Receipt.objects.filter(pk=receipt.pk).update(donor_name="Someone else"),
+        lambda: ReceiptCounter.objects.all().delete(),
+        lambda: ReceiptCounter.objects.all().update(last_number=0),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            change()
+    assert Receipt.objects.get(pk=receipt.pk).number == 1
+    # Its PDF may be added once, then stays.
+    Receipt.objects.filter(pk=receipt.pk).update(file="1/2026/a.pdf")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Receipt.objects.filter(pk=receipt.pk).update(file="1/2026/b.pdf")
+
+
+def test_a_number_is_never_given_twice_by_the_database_either(us_organisation, cashier, campaigns):
+    order = make_order(campaigns["sefardi"], 1)
+    pay_offline(order, cashier)
+    receipt = Receipt.objects.get(order=order)
+    other = make_order(campaigns["sefardi"], 1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Receipt.objects.create(organisation=us_organisation, order=other, kind="receipt", year=receipt.year,
+                               number=receipt.number, amount=Decimal("18"), currency="USD", language="en")  # fmt: skip
+    with transaction.atomic():
+        assert receipt_number_take(organisation_id=us_organisation.pk, series="receipt", year=receipt.year) == 2
+
+
+# --- 200 orders paid at once -------------------------------------------------------------------
+
+
+def run_together(jobs_per_thread):
+    """Each list of jobs in its own thread and database connection, all released together."""
+    barrier = threading.Barrier(len(jobs_per_thread))
+    errors = []
+
+    def worker(jobs):
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=60)
+            for job in jobs:
+                job()
+        except Exception as error:  # re-raised in the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(jobs,)) for jobs in jobs_per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not any(thread.is_alive() for thread in threads), "a payment thread hung"
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_two_hundred_orders_paid_at_once_find_numbers_without_gap_or_repeat(campaigns, settings):
+    settings.RECEIPTS_DELIVER_WHEN_ISSUED = False  # numbering is what is measured here, not drawing
+    organisation_set("us-org", "--name", "US Org", "--jurisdiction", "us", "--tax-id", EIN,
+                     "--campaign", "idf", "--campaign", "sefardi")  # fmt: skip
+    organisation_set("il-org", "--name", "IL Org", "--jurisdiction", "il", "--tax-id", "580123456",
+                     "--campaign", "tomchei-temimim")  # fmt: skip
+    cashier = make_user("cashier", permissions=["payments.record_offline_payment"])
+    slugs = ["idf", "sefardi", "tomchei-temimim"]
+    orders = [
+        make_order(campaigns[slugs[i % 3]], 1, buyer=Buyer(name=f"Donor {i}", email=f"d{i}@example.org"))
+        for i in range(200)
+    ]
+
+    def pay(order_id):
+        def job():
+            payment_record_offline(
+                order=Order.objects.get(pk=order_id),
+                reference=f"cash {order_id}",
+                recorded_by=User.objects.get(pk=cashier.pk),
+            )
+
+        return job
+
+    # 40 connections paying 5 orders each, all at the same moment.
+    run_together([[pay(order.pk) for order in orders[start::40]] for start in range(40)])
+
+    assert Order.objects.filter(status="paid").count() == 200
+    assert Receipt.objects.count() == 200
+    for slug, expected in (("us-org", 134), ("il-org", 66)):
+        numbers = sorted(Receipt.objects.filter(organisation__slug=slug).values_list("number", flat=True))
+        assert numbers == list(range(1, expected + 1)), f"{slug}: gaps or repeats"
+    assert set(Receipt.objects.values_list("order_id", flat=True)) == {order.pk for order in orders}
+
+
+# --- Delivery: drawn by a worker, emailed once, swept -------------------------------------------
+
+
+def test_the_receipt_is_drawn_and_emailed_once_when_the_payment_commits(
+    us_organisation, cashier, campaigns, mailoutbox, django_capture_on_commit_callbacks
+):
+    order = make_order(campaigns["sefardi"], 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        pay_offline(order, cashier)
+    receipt = Receipt.objects.get(order=order)
+    assert receipt.file and receipt.drawn_at is not None and receipt.emailed_at is not None
+    [email] = [m for m in mailoutbox if receipt.display_number in m.subject]
+    assert email.to == [order.buyer_email]
+    assert email.attachments[0][1].startswith(b"%PDF-")
+    assert f"/orders/{order.token}/" in email.body
+    stored = receipt.file.name
+    receipt_deliver(receipt_id=receipt.pk)  # again: nothing drawn or sent twice
+    receipt.refresh_from_db()
+    assert receipt.file.name == stored
+    assert len([m for m in mailoutbox if receipt.display_number in m.subject]) == 1
+
+
+def test_the_sweeper_delivers_receipts_a_lost_task_left(us_organisation, campaigns, mailoutbox):
+    recent, older = make_order(campaigns["sefardi"], 1), make_order(campaigns["sefardi"], 1)
+    # Paid without their tasks running (on_commit never runs in this test): "lost" tasks.
+    order_transition(order_id=recent.pk, to="paid")
+    order_transition(order_id=older.pk, to="paid", now=timezone.now() - datetime.timedelta(minutes=10))
+    deliver_missing_receipts()
+    recent_receipt, older_receipt = Receipt.objects.get(order=recent), Receipt.objects.get(order=older)
+    assert not recent_receipt.file  # issued just now: its own task may still be on its way
+    assert older_receipt.file and older_receipt.emailed_at is not None
+    assert [m.to for m in mailoutbox] == [[older.buyer_email]]
+    deliver_missing_receipts()  # done: not queued again
+    assert len(mailoutbox) == 1
+
+
+def test_a_logo_upload_is_validated(us_organisation):
+    from receipts.forms import OrganisationForm
+
+    not_an_image = SimpleUploadedFile("logo.png", b"<svg onload=alert(1)>", content_type="image/png")
+    form = OrganisationForm(
+        data={"name": "X", "slug": "x", "jurisdiction": "other", "time_zone": "UTC"},
+        files={"logo": not_an_image},
+    )
+    assert not form.is_valid() and "logo" in form.errors
