@@ -33,6 +33,7 @@ class Shredder:
     must see the data before another erases it comes first."""
 
     identifier = ""  # the export's section, and the key of the counts
+    verbose_name = ""  # what staff read (translatable)
     position = 100
 
     def export(self, *, subject: Subject):

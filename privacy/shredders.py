@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
@@ -48,6 +49,7 @@ class CertificatesShredder(Shredder):
     while the names still say what was printed."""
 
     identifier = "certificates"
+    verbose_name = _lazy("Certificates")
     position = 10
 
     def export(self, *, subject: Subject):
@@ -98,6 +100,7 @@ class OrdersShredder(Shredder):
     The Hebrew names stay in their letters; amounts, dates and statuses stay for the accounts."""
 
     identifier = "orders"
+    verbose_name = _lazy("Orders and their names")
     position = 50
 
     def export(self, *, subject: Subject):
@@ -209,6 +212,7 @@ class PaymentsShredder(Shredder):
     the database keeps every attempt). Exported; nothing to erase. Card details are Stripe's."""
 
     identifier = "payments"
+    verbose_name = _lazy("Payments")
     position = 60
 
     def export(self, *, subject: Subject):
@@ -231,6 +235,7 @@ class AccountShredder(Shredder):
     orders it registered stay (the names in them are other people's, given by their families)."""
 
     identifier = "account"
+    verbose_name = _lazy("Accounts")
     position = 70
 
     def export(self, *, subject: Subject):

@@ -2,8 +2,12 @@ from django.urls import path
 
 from . import views
 
-# The public pages: the privacy notice.
+# The privacy notice, and the staff's pages (what is held about an address, its export and its
+# erasure, the privacy log). Included at the site's root.
 app_name = "privacy"
 urlpatterns = [
-    path("", views.privacy_notice, name="notice"),
+    path("privacy/", views.privacy_notice, name="notice"),
+    path("staff/privacy/", views.staff_privacy, name="staff"),
+    path("staff/privacy/export/", views.staff_export, name="staff-export"),
+    path("staff/privacy/erase/", views.staff_erase, name="staff-erase"),
 ]

@@ -1,14 +1,12 @@
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocation.models import Reservation
 from allocation.services import reservation_cancel, reservation_create, reservation_give, reservation_update
+from core.decorators import staff_required
 
 from .forms import HonoureeForm, HonourForm, ReservationForm, SiyumForm
 from .selectors import (
@@ -17,20 +15,6 @@ from .selectors import (
     scrolls_with_honours,
 )
 from .services import scroll_siyum_hold
-
-
-def staff_required(view):
-    """Staff only: anyone signed out is sent to sign in, anyone else is refused (403)."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _messages_by_key(error: ValidationError) -> dict[str, list[str]]:

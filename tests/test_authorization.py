@@ -117,6 +117,9 @@ TABLE = {
     "order-again": ("/orders/{token}/again/", answers(405)),  # POST only
     "home": ("/", PUBLIC),
     "privacy:notice": ("/privacy/", PUBLIC),
+    "privacy:staff": ("/staff/privacy/", STAFF_ONLY),
+    "privacy:staff-export": ("/staff/privacy/export/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),
+    "privacy:staff-erase": ("/staff/privacy/erase/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),
     "campaign-widget": ("/widget/idf/", PUBLIC),
     "campaign-widget-script": ("/widget/idf.js", PUBLIC),
 }

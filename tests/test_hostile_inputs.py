@@ -389,3 +389,35 @@ def test_the_staff_forms_refuse_hostile_values(client, campaigns, staff_user):
             assert response.status_code == 200
     assert not Siyum.objects.exists()
     assert client.post("/staff/honours/99999999999999999999/give/").status_code == 404
+
+
+# --- Personal data ------------------------------------------------------------------------------
+
+
+def test_the_privacy_forms_refuse_or_escape_hostile_values(client, campaigns, no_limits):
+    from allocation.services import Buyer
+    from privacy.models import PrivacyLog
+
+    staff = make_user("hostile-privacy-staff", is_staff=True, permissions=["privacy.erase_personal_data"])
+    client.force_login(staff)
+    kept = make_order(campaigns["idf"], 1, buyer=Buyer(name="Kept", email="kept@example.org"))
+    for value in CORPUS:  # none of them is an address
+        for url in ("/staff/privacy/", "/staff/privacy/export/", "/staff/privacy/erase/"):
+            response = client.post(url, {"email": value, "reason": "asked", "confirm": "on"}, follow=True)
+            assert_safe(response)
+            assert response.status_code in (200, 400), (url, value[:40])
+    assert not PrivacyLog.objects.exists()
+    for value in CORPUS:  # as the reason of an erasure of an address nobody used
+        response = client.post(
+            "/staff/privacy/erase/", {"email": "nobody@example.org", "reason": value, "confirm": "on"}, follow=True
+        )
+        assert_safe(response)
+        assert response.status_code in (200, 400), value[:40]
+    reasons = set(PrivacyLog.objects.values_list("reason", flat=True))
+    assert "" not in reasons and " " not in reasons and "משה\x00כהן" not in reasons and "x" * 10_000 not in reasons
+    assert SCRIPT in reasons
+    page = client.get("/staff/privacy/")
+    assert_safe(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.content.decode()
+    kept.refresh_from_db()
+    assert kept.buyer_email == "kept@example.org" and kept.erased_at is None

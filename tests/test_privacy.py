@@ -295,7 +295,7 @@ def test_the_export_command_writes_everything_held_about_the_address(held, siyum
 
     from certificates.models import Certificate
     from privacy.models import PrivacyLog
-    from privacy.services import address_hash
+    from privacy.selectors import address_hash
 
     settings.SITE_URL = "https://letters.example"
     path = tmp_path / "export.json"
@@ -360,7 +360,7 @@ def test_the_erase_command_erases_the_contact_data_and_keeps_the_letters(
     from certificates.models import Certificate, CertificateSheet, OrderCertificates
     from payments.models import Payment
     from privacy.models import PrivacyLog
-    from privacy.services import address_hash
+    from privacy.selectors import address_hash
 
     from .test_certificates import pdf_text
 
@@ -520,3 +520,119 @@ def test_who_and_why_are_required(held):
     with pytest.raises(ValidationError, match="who"):
         personal_data_erase(email=ADDRESS, reason="asked", operator="")
     assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2
+
+
+# --- Export and erasure: the staff's pages -------------------------------------------------------
+
+
+@pytest.fixture
+def staff(db):
+    from .conftest import make_user
+
+    return make_user("privacy-staff", is_staff=True, permissions=["privacy.erase_personal_data"])
+
+
+def test_staff_look_an_address_up_and_see_what_is_held(client, held, staff):
+    client.force_login(staff)
+    page = client.get("/staff/privacy/").content.decode()
+    assert 'id="privacy-lookup"' in page and 'id="nav-privacy"' in page
+    response = client.post("/staff/privacy/", {"email": ADDRESS.upper()})
+    page = response.content.decode()
+    assert response.status_code == 200 and ADDRESS.lower() in page
+    assert re.search(r"<td>Orders and their names</td><td dir=\"ltr\">2</td>", page)
+    assert re.search(r"<td>Certificates</td><td dir=\"ltr\">2</td>", page)
+    assert 'id="privacy-export"' in page and 'id="privacy-erase"' in page
+    assert ADDRESS.lower() not in client.get("/staff/privacy/").content.decode()  # nothing kept between requests
+
+
+def test_staff_without_the_permission_may_export_but_not_erase(client, held):
+    from .conftest import make_user
+
+    client.force_login(make_user("staff-no-erasing", is_staff=True))
+    page = client.post("/staff/privacy/", {"email": ADDRESS}).content.decode()
+    assert 'id="privacy-export"' in page and 'id="privacy-erase"' not in page
+    form = {"email": ADDRESS, "reason": "asked", "confirm": "on"}
+    assert client.post("/staff/privacy/erase/", form).status_code == 403
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2
+
+
+def test_the_staff_export_downloads_the_json_and_is_logged(client, held, staff):
+    import json
+
+    from privacy.models import PrivacyLog
+
+    client.force_login(staff)
+    response = client.post("/staff/privacy/export/", {"email": ADDRESS})
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="personal-data-') and "zelda" not in disposition.lower()
+    assert response["Cache-Control"] == "private, no-store"
+    data = json.loads(response.content)
+    assert [order["id"] for order in data["orders"]] == [held["paid"].pk, held["pending"].pk]
+    log = PrivacyLog.objects.get()
+    assert (log.action, log.by, log.counts["orders"]) == ("export", staff, 2)
+
+
+def test_the_staff_erasure_erases_and_is_audited(client, held, staff, django_capture_on_commit_callbacks):
+    from privacy.models import PrivacyLog
+
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/staff/privacy/erase/", {"email": ADDRESS, "reason": "Asked by phone", "confirm": "on"}, follow=True
+        )
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == "/staff/privacy/" and "were erased" in page
+    for value in (ADDRESS, BUYER_NAME, PHONE, ENGLISH_NAME, CITY):
+        assert database_rows_containing(value) == {}, value
+    log = PrivacyLog.objects.get()
+    assert (log.action, log.by, log.reason, log.operator) == ("erasure", staff, "Asked by phone", "")
+    assert "Asked by phone" in page and 'id="privacy-log"' in page  # the log on the page
+
+
+@pytest.mark.parametrize(
+    "form", [{"reason": "", "confirm": "on"}, {"reason": "asked"}, {"reason": "   ", "confirm": "on"}]
+)
+def test_the_staff_erasure_needs_a_reason_and_the_box_and_changes_nothing_without(client, held, staff, form):
+    from privacy.models import PrivacyLog
+
+    client.force_login(staff)
+    response = client.post("/staff/privacy/erase/", {"email": ADDRESS, **form})
+    assert response.status_code == 400 and 'id="privacy-erase"' in response.content.decode()
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2 and not PrivacyLog.objects.exists()
+
+
+def test_a_bad_address_on_the_staff_pages_is_said_and_changes_nothing(client, held, staff):
+    from privacy.models import PrivacyLog
+
+    client.force_login(staff)
+    assert client.post("/staff/privacy/", {"email": "no address"}).status_code == 400
+    for url in ("/staff/privacy/export/", "/staff/privacy/erase/"):
+        response = client.post(url, {"email": "no address", "reason": "x", "confirm": "on"}, follow=True)
+        assert "Enter a valid email address." in response.content.decode()
+    assert not PrivacyLog.objects.exists()
+
+
+def test_nobody_but_staff_exports_or_erases(client, held):
+    from django.test import Client
+
+    from privacy.models import PrivacyLog
+
+    from .conftest import make_user
+
+    shliach = make_user("privacy-shliach", permissions=["accounts.register_names", "privacy.erase_personal_data"])
+    form = {"email": ADDRESS, "reason": "asked", "confirm": "on"}
+    for user in (None, shliach):
+        visitor = Client()
+        if user is not None:
+            visitor.force_login(user)
+        for url in ("/staff/privacy/", "/staff/privacy/export/", "/staff/privacy/erase/"):
+            response = visitor.post(url, form)
+            expected = 403 if user else 302
+            assert response.status_code == expected, (user, url)
+            if user is None:
+                assert response["Location"].startswith("/accounts/login/")
+    # The buyer, holding their order's link, is anyone signed out here.
+    assert Client().post("/staff/privacy/export/", form).status_code == 302
+    assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2 and not PrivacyLog.objects.exists()

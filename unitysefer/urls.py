@@ -32,7 +32,7 @@ urlpatterns = [
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("shliach/", include("registrations.urls")),
     path("reports/", include("reports.urls")),
-    path("privacy/", include("privacy.urls")),
+    path("", include("privacy.urls")),  # /privacy/ and the staff's /staff/privacy/
     path("staff/", include("siyum.urls")),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),

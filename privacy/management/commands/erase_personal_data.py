@@ -11,7 +11,8 @@ the address. --dry-run says what is held and changes nothing."""
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from privacy.services import personal_data_erase, personal_data_erased_before, personal_data_held
+from privacy.selectors import personal_data_erased_before, personal_data_held
+from privacy.services import personal_data_erase
 
 from .export_personal_data import _operator
 
