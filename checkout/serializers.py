@@ -10,6 +10,8 @@ from allocation.services import order_expires_at
 from allocation.validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
 from certificates.selectors import certificate_urls, certificates_by_name_id
 from core.serializers import ModelSerializerFieldsOnce
+from receipts.models import ReceiptKind
+from receipts.selectors import order_receipt, receipt_describe
 from scrolls.models import Campaign
 
 MAX_NAMES_PER_ORDER = 100_000
@@ -110,6 +112,22 @@ class CertificateLinksSerializer(serializers.Serializer):
     verify_url = serializers.URLField()
 
 
+class ReceiptLinkSerializer(serializers.Serializer):
+    """An order's receipt (or the note cancelling it): its number, when it was issued, and its
+    PDF by the order's unguessable link."""
+
+    number = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    download_url = serializers.URLField()
+
+
+def _receipt_links(receipt, order, request):
+    described = receipt_describe(receipt=receipt, order=order, request=request)
+    if described is not None:
+        described["issued_at"] = serializers.DateTimeField().to_representation(described["issued_at"])
+    return described
+
+
 def _viewer(serializer):
     request = serializer.context.get("request")
     return getattr(request, "user", None)
@@ -168,6 +186,12 @@ class OrderSerializer(ModelSerializerFieldsOnce):
     expires_at = serializers.SerializerMethodField(
         help_text=_("When a pending order is cancelled if still unpaid; null once it is not pending."),
     )
+    receipt = serializers.SerializerMethodField(
+        help_text=_("Null until the order is paid, and where its campaign has no organisation to issue one."),
+    )
+    receipt_cancellation = serializers.SerializerMethodField(
+        help_text=_("The note cancelling the receipt once the order is refunded; null otherwise."),
+    )
 
     class Meta:
         model = Order
@@ -186,6 +210,8 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             "buyer",
             "names",
             "links",
+            "receipt",
+            "receipt_cancellation",
         ]
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
@@ -213,6 +239,14 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             "certificates_by_name_id": certificates_by_name_id(names=[item["name"] for item in described]),
         }
         return NameSerializer([item["name"] for item in described], many=True, context=context).data
+
+    def get_receipt(self, order) -> ReceiptLinkSerializer(allow_null=True):
+        receipt = order_receipt(order=order, kind=ReceiptKind.RECEIPT)
+        return _receipt_links(receipt, order, self.context.get("request"))
+
+    def get_receipt_cancellation(self, order) -> ReceiptLinkSerializer(allow_null=True):
+        receipt = order_receipt(order=order, kind=ReceiptKind.CANCELLATION)
+        return _receipt_links(receipt, order, self.context.get("request"))
 
     def get_buyer(self, order) -> BuyerSerializer:
         return {"name": order.buyer_name, "email": order.buyer_email, "phone": order.buyer_phone}

@@ -41,6 +41,8 @@ class OrganisationForm(forms.ModelForm):
             "address_he": forms.Textarea(attrs={"rows": 3, "dir": "rtl"}),
             "name_he": forms.TextInput(attrs={"dir": "rtl"}),
             "section_46_expires": forms.DateInput(attrs={"type": "date"}),
+            # No "currently" link: the logo is private, served to nobody but the receipts drawn.
+            "logo": forms.FileInput,
         }
 
     def __init__(self, *args, **kwargs):

@@ -107,6 +107,9 @@ def _part(receipt, language: str, logo: str) -> str:
                 isolated(line) for line in organisation.address_in(language).splitlines() if line.strip()
             ],
             "donor": isolated(receipt.donor_name),
+            "campaign_name": isolated(
+                receipt.order.campaign.name_he if language == "he" else receipt.order.campaign.name
+            ),
             "day": formats.date_format(day, "DATE_FORMAT"),
             "figures": amount_figures(receipt.amount, receipt.currency),
             "words": amount_words(receipt.amount, receipt.currency, language),

@@ -21,6 +21,7 @@ from accounts.models import Profile
 from allocation.services import order_allocate, order_mark_paid, reservation_create
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
+from receipts.services import organisation_set
 from registrations.services import name_import_check, name_import_create
 
 from .conftest import make_user, token_client
@@ -66,6 +67,9 @@ TABLE = {
     "api:order-certificate": ("/api/v1/orders/{api_order}/certificates/{api_code}.pdf", API_OWNED),
     "api:order-booklet": ("/api/v1/orders/{api_order}/booklet.pdf", API_OWNED),
     "api:order-letters-csv": ("/api/v1/orders/{api_order}/letters.csv", API_OWNED),
+    "api:order-receipt": ("/api/v1/orders/{api_order}/receipt.pdf", API_OWNED),
+    # Nobody finds a cancellation note: the order was not refunded.
+    "api:order-receipt-cancellation": ("/api/v1/orders/{api_order}/receipt-cancellation.pdf", answers(404)),
     "api-schema": ("/api/schema/", PUBLIC),
     "set_language": ("/i18n/setlang/", answers(302)),  # GET changes nothing, back to the site
     "stripe-webhook": ("/payments/stripe/webhook/", answers(405)),  # POST only
@@ -110,6 +114,11 @@ TABLE = {
     "order-booklet": ("/orders/{token}/certificates/booklet.pdf", BY_LINK),
     "certificate-download": ("/orders/{token}/certificates/{code}.pdf", BY_LINK),
     "order-letters-csv": ("/orders/{token}/letters.csv", BY_LINK),
+    "receipt-download": ("/orders/{token}/receipt.pdf", BY_LINK),
+    "receipt-cancellation-download": ("/orders/{token}/receipt-cancellation.pdf", answers(404)),  # not refunded
+    "receipts:organisations": ("/staff/organisations/", STAFF_ONLY),
+    "receipts:organisation-new": ("/staff/organisations/new/", STAFF_ONLY),
+    "receipts:organisation-edit": ("/staff/organisations/{organisation}/", STAFF_ONLY),
     "order-buy": ("/buy/idf/", PUBLIC),
     "order-done": ("/orders/{token}/", BY_LINK),
     "order-pay": ("/orders/{token}/pay/", answers(302, anon=404)),  # paid: on to its letters
@@ -175,6 +184,8 @@ def world(campaigns):
         "staff": make_user("staff-member", is_staff=True, permissions=registrar),
     }
     idf = campaigns["idf"]
+    # idf's organisation issues the orders' receipts.
+    organisation, _ = organisation_set(slug="keren", name="Keren", jurisdiction="other", campaign_slugs=["idf"])
     buyer_order = allocated(make_order(idf, 1))
     other_order = allocated(make_order(idf, 1))
     api_order = allocated(make_order(idf, 1, created_by=users["shliach"]))
@@ -199,6 +210,7 @@ def world(campaigns):
         "scroll": full.pk,
         "referral": Profile.objects.get_or_create(user=users["shliach"])[0].referral_code,
         "week": week_last_ended(zone=campaign_zone(idf)).ending.isoformat(),
+        "organisation": organisation.slug,
     }
     return users, values
 

@@ -18,6 +18,7 @@ api_v1 = [
     path("orders/", OrderCreateView.as_view(), name="order-create"),
     path("orders/<int:pk>/", OrderDetailView.as_view(), name="order-detail"),
     path("orders/<int:pk>/", include("certificates.api_urls")),
+    path("orders/<int:pk>/", include("receipts.api_urls")),
 ]
 
 urlpatterns = [
@@ -33,9 +34,11 @@ urlpatterns = [
     path("shliach/", include("registrations.urls")),
     path("reports/", include("reports.urls")),
     path("", include("privacy.urls")),  # /privacy/ and the staff's /staff/privacy/
+    path("staff/organisations/", include("receipts.staff_urls")),
     path("staff/", include("siyum.urls")),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
+    path("", include("receipts.urls")),
     path("", include("checkout.urls")),
     path("", include("scrolls.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

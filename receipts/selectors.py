@@ -1,0 +1,46 @@
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from allocation.models import Order
+from scrolls.models import Campaign
+
+from .models import Organisation, Receipt, ReceiptKind
+
+
+def order_receipt(*, order: Order, kind: str = ReceiptKind.RECEIPT) -> Receipt | None:
+    """The order's receipt (or, with kind=cancellation, the note cancelling it), if issued."""
+    return Receipt.objects.select_related("organisation").filter(order=order, kind=kind).first()
+
+
+_DOWNLOADS = {ReceiptKind.RECEIPT: "receipt-download", ReceiptKind.CANCELLATION: "receipt-cancellation-download"}
+
+
+def receipt_describe(*, receipt: Receipt | None, order: Order, request=None) -> dict | None:
+    """What the API and the pages say of a receipt: its number, when it was issued, and its PDF
+    by the order's unguessable link. None when there is none."""
+    if receipt is None:
+        return None
+    url = reverse(_DOWNLOADS[receipt.kind], kwargs={"token": order.token})
+    return {
+        "number": receipt.display_number,
+        "issued_at": receipt.issued_at,
+        "download_url": request.build_absolute_uri(url) if request is not None else url,
+    }
+
+
+def order_receipts_describe(*, order: Order, request=None) -> dict:
+    """The order's receipt and cancellation note, as receipt_describe says each (None if none)."""
+    found = {receipt.kind: receipt for receipt in Receipt.objects.filter(order=order)}
+    return {
+        "receipt": receipt_describe(receipt=found.get(ReceiptKind.RECEIPT), order=order, request=request),
+        "cancellation": receipt_describe(receipt=found.get(ReceiptKind.CANCELLATION), order=order, request=request),
+    }
+
+
+def organisations_with_campaigns() -> QuerySet:
+    return Organisation.objects.prefetch_related("campaign_links__campaign").order_by("name")
+
+
+def campaigns_without_organisation() -> QuerySet:
+    """Campaigns that issue no receipts: no organisation is behind them."""
+    return Campaign.objects.filter(organisation_link__isnull=True).order_by("name")

@@ -1,0 +1,102 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from allocation.models import Order
+from allocation.selectors import order_visible_to
+from core.decorators import staff_required
+
+from .forms import OrganisationForm
+from .models import Organisation, Receipt, ReceiptKind
+from .selectors import campaigns_without_organisation, organisations_with_campaigns
+from .services import organisation_save, receipt_draw
+
+
+def _receipt_response(order: Order, kind: str):
+    """The PDF of the order's receipt (or note), drawn now if its worker has not yet: 404 when
+    the order has none (unpaid, or its campaign has no organisation)."""
+    receipt = get_object_or_404(Receipt, order=order, kind=kind)
+    receipt = receipt_draw(receipt_id=receipt.pk)
+    prefix = "cancellation" if kind == ReceiptKind.CANCELLATION else "receipt"
+    response = FileResponse(
+        receipt.file.open("rb"), content_type="application/pdf", filename=f"{prefix}-{receipt.display_number}.pdf"
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- By the order's unguessable token (the donor's links) ------------------------------------
+
+
+def receipt_download(request, token):
+    return _receipt_response(get_object_or_404(Order, token=token), ReceiptKind.RECEIPT)
+
+
+def receipt_cancellation_download(request, token):
+    return _receipt_response(get_object_or_404(Order, token=token), ReceiptKind.CANCELLATION)
+
+
+# --- For the order's creator and staff (API) ------------------------------------------------
+
+
+class _OrderReceiptView(APIView):
+    """404 for anyone but the order's creator and staff, as the order detail."""
+
+    permission_classes = [AllowAny]
+    kind = ReceiptKind.RECEIPT
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: None})
+    def get(self, request, pk):
+        return _receipt_response(get_object_or_404(order_visible_to(user=request.user), pk=pk), self.kind)
+
+
+class OrderReceiptView(_OrderReceiptView):
+    """The order's receipt (PDF), once paid, where its campaign has an organisation."""
+
+
+class OrderReceiptCancellationView(_OrderReceiptView):
+    """The note cancelling the order's receipt (PDF), once refunded."""
+
+    kind = ReceiptKind.CANCELLATION
+
+
+# --- Staff: the organisations ------------------------------------------------------------------
+
+
+@staff_required
+def organisations(request):
+    return render(
+        request,
+        "receipts/organisations.html",
+        {"organisations": organisations_with_campaigns(), "without": campaigns_without_organisation()},
+    )
+
+
+def _organisation_form(request, organisation: Organisation | None):
+    form = OrganisationForm(request.POST or None, request.FILES or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = organisation_save(organisation=form.instance, campaigns=list(form.cleaned_data["campaigns"]))
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Organisation %(name)s saved.") % {"name": saved.name})
+            return redirect("receipts:organisations")
+    return render(request, "receipts/organisation_form.html", {"form": form, "organisation": organisation})
+
+
+@staff_required
+def organisation_new(request):
+    return _organisation_form(request, None)
+
+
+@staff_required
+def organisation_edit(request, slug):
+    return _organisation_form(request, get_object_or_404(Organisation, slug=slug))
