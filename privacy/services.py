@@ -3,15 +3,21 @@ and erased once kept longer than the settings allow. Each kind of data has its s
 (core.privacy); these services run them all and record what was done (PrivacyLog)."""
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.selectors import language_supported
+from allocation.selectors import addresses_language
 from core.privacy import shredders
 
 from .models import PrivacyAction, PrivacyLog
-from .selectors import address_hash, personal_data_subject, rows_counted
+from .selectors import address_clean, address_hash, personal_data_held, personal_data_subject, rows_counted
 
 EXPORT_FORMAT = "unitysefer-personal-data/1"
 
@@ -74,3 +80,41 @@ def personal_data_erase(*, email: str, reason: str, by=None, operator: str = "",
             order_ids=list(subject.order_ids),
             created_at=now,
         )
+
+
+# --- "Send me my data": the link emailed to the address ----------------------------------------
+
+LINK_SALT = "privacy.self-export"
+
+
+def personal_data_link_token(*, email: str) -> str:
+    """The token of a link that downloads the address's data: the address, signed with the
+    SECRET_KEY and the moment (it expires after PRIVACY_EXPORT_LINK_HOURS)."""
+    return signing.dumps(address_clean(email), salt=LINK_SALT, compress=True)
+
+
+def personal_data_link_address(*, token: str) -> str:
+    """The address a link was sent to; signing.SignatureExpired once PRIVACY_EXPORT_LINK_HOURS
+    have passed, signing.BadSignature for a token we did not make."""
+    return signing.loads(token, salt=LINK_SALT, max_age=settings.PRIVACY_EXPORT_LINK_HOURS * 3600)
+
+
+def personal_data_link_send(*, email: str, language: str = "") -> bool:
+    """Email the address a link to download everything held about it, in `language` (the page's)
+    else the address's own; nothing when nothing is held. Returns whether a message was sent."""
+    address = address_clean(email)
+    if not any(personal_data_held(email=address).values()):
+        return False
+    url = settings.SITE_URL + reverse(
+        "privacy:self-export-download", kwargs={"token": personal_data_link_token(email=address)}
+    )
+    context = {"url": url, "hours": settings.PRIVACY_EXPORT_LINK_HOURS}
+    with translation.override(language_supported(language) or addresses_language(emails=[address])[address]):
+        message = EmailMultiAlternatives(
+            subject=_("Your data at UnitySefer"),
+            body=render_to_string("emails/personal_data_link.txt", context),
+            to=[address],
+        )
+        message.attach_alternative(render_to_string("emails/personal_data_link.html", context), "text/html")
+    message.send()
+    return True

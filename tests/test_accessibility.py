@@ -118,6 +118,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             "/campaigns/idf/",
             "/campaigns/idf/scrolls/1/",
             "/privacy/",
+            "/privacy/export/",
         ],
         shliach: ["/shliach/", "/shliach/import/", "/shliach/grid/idf/"],
         staff: [f"/reports/{campaigns['idf'].slug}/", "/staff/privacy/"],

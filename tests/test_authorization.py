@@ -126,6 +126,9 @@ TABLE = {
     "order-again": ("/orders/{token}/again/", answers(405)),  # POST only
     "home": ("/", PUBLIC),
     "privacy:notice": ("/privacy/", PUBLIC),
+    "privacy:self-export": ("/privacy/export/", PUBLIC),
+    # Only a link we emailed (signed, unexpired) downloads anything: a made-up one finds nothing.
+    "privacy:self-export-download": ("/privacy/export/not-a-link-we-sent/", answers(404)),
     "privacy:staff": ("/staff/privacy/", STAFF_ONLY),
     "privacy:staff-export": ("/staff/privacy/export/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),
     "privacy:staff-erase": ("/staff/privacy/erase/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),

@@ -421,3 +421,19 @@ def test_the_privacy_forms_refuse_or_escape_hostile_values(client, campaigns, no
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.content.decode()
     kept.refresh_from_db()
     assert kept.buyer_email == "kept@example.org" and kept.erased_at is None
+
+
+def test_the_self_service_export_refuses_hostile_values_and_links(client, campaigns, no_limits, settings):
+    from urllib.parse import quote
+
+    from privacy.models import PrivacyLog
+
+    settings.PRIVACY_EXPORT_PER_IP = settings.PRIVACY_EXPORT_PER_ADDRESS = "100000/h"
+    for value in CORPUS:
+        response = client.post("/privacy/export/", {"email": value})
+        assert_safe(response)
+        assert response.status_code == 200  # none of these is an email address
+        response = client.get(f"/privacy/export/{quote(value, safe='')}/")
+        assert_safe(response)
+        assert response.status_code == 404, value[:40]
+    assert not PrivacyLog.objects.exists()

@@ -636,3 +636,113 @@ def test_nobody_but_staff_exports_or_erases(client, held):
     # The buyer, holding their order's link, is anyone signed out here.
     assert Client().post("/staff/privacy/export/", form).status_code == 302
     assert Order.objects.filter(buyer_email__iexact=ADDRESS).count() == 2 and not PrivacyLog.objects.exists()
+
+
+# --- "Send me my data": the emailed link ---------------------------------------------------------
+
+
+def link_in(message) -> str:
+    """The path of the link a message carries."""
+    [url] = re.findall(r"https?://\S+/privacy/export/\S+/", message.body)
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+@pytest.fixture
+def links_sent(mailoutbox):
+    """The messages sent from here on that carry a link to a person's data (the held orders'
+    confirmations went out before)."""
+    mailoutbox.clear()
+    return mailoutbox
+
+
+def test_a_person_gets_their_data_by_an_emailed_link(client, held, links_sent, django_capture_on_commit_callbacks):
+    import json
+
+    from privacy.models import PrivacyLog
+    from privacy.selectors import address_hash
+
+    assert 'href="/privacy/export/"' in client.get("/privacy/").content.decode()  # the notice links it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/privacy/export/", {"email": ADDRESS}, follow=True)
+    assert "we have sent a link" in response.content.decode()
+    [message] = links_sent
+    assert message.to == [ADDRESS.lower()] and "24 hours" in message.body
+    path = link_in(message)
+    assert ADDRESS.lower() not in path  # signed and compressed, not the address in plain text
+    download = client.get(path)
+    assert download.status_code == 200 and download["Content-Type"] == "application/json"
+    assert download["Content-Disposition"].startswith('attachment; filename="my-data-')
+    data = json.loads(download.content)
+    assert [order["id"] for order in data["orders"]] == [held["paid"].pk, held["pending"].pk]
+    log = PrivacyLog.objects.get()
+    assert (log.action, log.by, log.subject_hash) == ("self_export", None, address_hash(ADDRESS))
+
+
+def test_the_answer_is_the_same_whether_anything_is_held_or_not(
+    client, held, links_sent, django_capture_on_commit_callbacks
+):
+    def answer(email):
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.post("/privacy/export/", {"email": email}, follow=True).content.decode()
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page).replace(email.lower(), "EMAIL")
+
+    assert answer(ADDRESS) == answer("nobody.at.all@example.org")
+    assert [message.to for message in links_sent] == [[ADDRESS.lower()]]  # nothing held: nothing sent
+
+
+def _token_made_hours_ago(monkeypatch, hours):
+    from django.core import signing
+
+    from privacy.services import personal_data_link_token
+
+    then = int(timezone.now().timestamp() - hours * 3600)
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(then))
+    token = personal_data_link_token(email=ADDRESS)
+    monkeypatch.undo()
+    return token
+
+
+def test_the_link_works_for_its_hours_then_expires(client, held, monkeypatch, settings):
+    settings.PRIVACY_EXPORT_LINK_HOURS = 24
+    assert client.get(f"/privacy/export/{_token_made_hours_ago(monkeypatch, 23)}/").status_code == 200
+    expired = client.get(f"/privacy/export/{_token_made_hours_ago(monkeypatch, 25)}/")
+    assert expired.status_code == 410 and "This link has expired" in expired.content.decode()
+    assert 'href="/privacy/export/"' in expired.content.decode()  # ask for a new one
+
+
+def test_a_link_we_did_not_sign_finds_nothing(client, held):
+    from django.core import signing
+
+    from privacy.models import PrivacyLog
+    from privacy.services import personal_data_link_token
+
+    token = personal_data_link_token(email=ADDRESS)
+    forged = signing.dumps(ADDRESS.lower(), salt="another-salt", compress=True)
+    for path in (f"/privacy/export/{token[:-2]}xx/", f"/privacy/export/{forged}/", "/privacy/export/x:y:z/"):
+        response = client.get(path)
+        assert response.status_code == 404 and "This link is not valid" in response.content.decode(), path
+    assert not PrivacyLog.objects.exists()
+
+
+def test_requests_are_limited_per_ip_address_then_per_address(
+    client, held, links_sent, settings, django_capture_on_commit_callbacks
+):
+    settings.PRIVACY_EXPORT_PER_IP = "2/h"
+    settings.PRIVACY_EXPORT_PER_ADDRESS = "2/d"
+
+    def ask(email, ip):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/privacy/export/", {"email": email}, REMOTE_ADDR=ip)
+
+    def sent():
+        return [message.to[0] for message in links_sent]
+
+    # Within their own limits, an address is told twice a day, however many ask.
+    assert [ask(ADDRESS, ip).status_code for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3")] == [302, 302, 302]
+    assert sent() == [ADDRESS.lower()] * 2  # the third had the same answer, and no email
+    # A caller over its own limit gets 429 and counts against nobody's address.
+    assert ask(OTHER, "10.0.0.2").status_code == 302
+    refused = ask(OTHER, "10.0.0.2")
+    assert refused.status_code == 429 and "Too many requests" in refused.content.decode()
+    assert ask(OTHER, "10.0.0.4").status_code == 302
+    assert sent() == [ADDRESS.lower()] * 2 + [OTHER] * 2  # the refused request did not use up OTHER's second

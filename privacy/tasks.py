@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def send_personal_data_link(email, language=""):
+    """The address is the task's argument, as for the letters' lookup: it is what was asked."""
+    services.personal_data_link_send(email=email, language=language)
