@@ -134,3 +134,42 @@ def receipt_pdf(receipt) -> bytes:
     html = render_to_string(TEMPLATE, {"parts": parts, "receipt": receipt})
     document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
     return document.write_pdf(stylesheets=[_stylesheet()])
+
+
+def statement_pdf(*, email: str, year: int, receipts, language: str) -> bytes:
+    """Every receipt of the year, by organisation, each marked if a note cancelled it, and the
+    totals of what was given (cancelled gifts left out) per organisation and currency."""
+    _fonts_check()
+    groups: dict = {}
+    for receipt in receipts:
+        group = groups.setdefault(
+            receipt.organisation_id, {"organisation": receipt.organisation, "rows": [], "totals": {}}
+        )
+        cancelled = getattr(receipt, "cancellation", None)
+        group["rows"].append(
+            {
+                "number": receipt.display_number,
+                "day": formats.date_format(
+                    timezone.localtime(receipt.issued_at, ZoneInfo(receipt.organisation.time_zone)).date(),
+                    "DATE_FORMAT",
+                ),
+                "campaign": isolated(
+                    receipt.order.campaign.name_he if language == "he" else receipt.order.campaign.name
+                ),
+                "figures": amount_figures(receipt.amount, receipt.currency),
+                "cancelled_by": cancelled.display_number if cancelled else "",
+            }
+        )
+        if not cancelled:
+            group["totals"][receipt.currency] = group["totals"].get(receipt.currency, Decimal("0")) + receipt.amount
+    with translation.override(language):
+        for group in groups.values():
+            group["name"] = isolated(group["organisation"].legal_name(language))
+            group["totals"] = [amount_figures(amount, currency) for currency, amount in sorted(group["totals"].items())]
+        html = render_to_string(
+            "receipts/statement.html",
+            {"groups": list(groups.values()), "year": year, "email": isolated(email), "language": language,
+             "rtl": get_language_bidi()},
+        )  # fmt: skip
+    document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
+    return document.write_pdf(stylesheets=[_stylesheet()])

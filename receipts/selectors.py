@@ -44,3 +44,13 @@ def organisations_with_campaigns() -> QuerySet:
 def campaigns_without_organisation() -> QuerySet:
     """Campaigns that issue no receipts: no organisation is behind them."""
     return Campaign.objects.filter(organisation_link__isnull=True).order_by("name")
+
+
+def donor_receipts_of_year(*, email: str, year: int) -> list[Receipt]:
+    """The receipts of a year (their organisation's calendar year) for orders bought with this
+    email address, with the notes that cancelled any of them, by organisation and number."""
+    return list(
+        Receipt.objects.filter(kind=ReceiptKind.RECEIPT, year=year, order__buyer_email__iexact=email.strip())
+        .select_related("organisation", "order__campaign", "cancellation")
+        .order_by("organisation__name", "number")
+    )

@@ -15,6 +15,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
@@ -38,7 +39,8 @@ from .models import (
     ReceiptCounter,
     ReceiptKind,
 )
-from .rendering import receipt_pdf
+from .rendering import receipt_pdf, statement_pdf
+from .selectors import donor_receipts_of_year
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +235,7 @@ def receipt_email(*, receipt_id: int) -> bool:
                 "order": order,
                 "organisation": receipt.organisation.legal_name(translation.get_language()),
                 "done_url": f"{settings.SITE_URL}{reverse('order-done', kwargs={'token': order.token})}",
+                "statement_url": f"{settings.SITE_URL}{reverse('receipts-statement-request')}",
             }
             if receipt.is_cancellation:
                 subject = _("Cancellation of receipt %(number)s") % {"number": receipt.cancels.display_number}
@@ -272,4 +275,56 @@ def order_receipts_to_deliver(*, order_id: int) -> list[int]:
         Receipt.objects.filter(order_id=order_id)
         .filter(Q(drawn_at__isnull=True) | Q(emailed_at__isnull=True))
         .values_list("id", flat=True)
+    )
+
+
+# --- The donor's annual statement ---------------------------------------------------------------
+
+STATEMENT_SALT = "receipts.statement"
+# How long the emailed link to a statement works.
+STATEMENT_LINK_MAX_AGE = 7 * 24 * 3600
+
+
+def statement_link_make(*, email: str, year: int) -> str:
+    """A signed link to the statement of an address's gifts of a year (nothing to guess)."""
+    signed = signing.dumps({"email": email.strip().lower(), "year": year}, salt=STATEMENT_SALT, compress=True)
+    return f"{settings.SITE_URL}{reverse('receipts-statement', kwargs={'signed': signed})}"
+
+
+def statement_link_read(*, signed: str) -> tuple[str, int] | None:
+    """The address and year a link was made for; None if it was not ours or is too old."""
+    try:
+        data = signing.loads(signed, salt=STATEMENT_SALT, max_age=STATEMENT_LINK_MAX_AGE)
+        return str(data["email"]), int(data["year"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def statement_send(*, email: str, year: int, language: str = "") -> bool:
+    """Email this address the link to its statement of the year, if it gave anything that year
+    (else nothing: the page answers the same either way). Returns whether a message was sent."""
+    receipts = donor_receipts_of_year(email=email, year=year)
+    if not receipts:
+        return False
+    with translation.override(language or receipts[0].language or settings.LANGUAGE_CODE):
+        message = EmailMessage(
+            subject=_("Your donations of %(year)s") % {"year": year},
+            body=render_to_string(
+                "emails/receipts_statement.txt",
+                {
+                    "year": year,
+                    "link": statement_link_make(email=email, year=year),
+                    "days": STATEMENT_LINK_MAX_AGE // 86400,
+                },
+            ),
+            to=[receipts[0].order.buyer_email],
+        )
+    message.send()
+    return True
+
+
+def statement_draw(*, email: str, year: int, language: str) -> bytes:
+    """The statement of an address's gifts of a year, as a PDF in `language`."""
+    return statement_pdf(
+        email=email, year=year, receipts=donor_receipts_of_year(email=email, year=year), language=language
     )

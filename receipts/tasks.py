@@ -28,3 +28,8 @@ def deliver_missing_receipts():
             queued += 1
     if queued:
         logger.warning("Sweeper queued %d receipts", queued)
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def send_statement(email, year, language=""):
+    services.statement_send(email=email, year=year, language=language)

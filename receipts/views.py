@@ -1,8 +1,14 @@
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -11,11 +17,13 @@ from rest_framework.views import APIView
 from allocation.models import Order
 from allocation.selectors import order_visible_to
 from core.decorators import staff_required
+from core.tasks import enqueue_on_commit
 
 from .forms import OrganisationForm
 from .models import Organisation, Receipt, ReceiptKind
 from .selectors import campaigns_without_organisation, organisations_with_campaigns
-from .services import organisation_save, receipt_draw
+from .services import organisation_save, receipt_draw, statement_draw, statement_link_read
+from .tasks import send_statement
 
 
 def _receipt_response(order: Order, kind: str):
@@ -100,3 +108,59 @@ def organisation_new(request):
 @staff_required
 def organisation_edit(request, slug):
     return _organisation_form(request, get_object_or_404(Organisation, slug=slug))
+
+
+# --- The donor's annual statement, by an emailed link (as "Do I have a letter?") -----------------
+
+
+class StatementForm(forms.Form):
+    email = forms.EmailField(label=gettext_lazy("The email address you gave with your donations"), max_length=254)
+    year = forms.IntegerField(label=gettext_lazy("Year"), min_value=2000)
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if year > timezone.now().year:
+            raise forms.ValidationError(_("That year has not come yet."), code="future_year")
+        return year
+
+
+def _lookups_per_hour(group, request):
+    return f"{settings.LETTERS_LOOKUP_PER_HOUR}/h"
+
+
+def _posted_email(group, request):
+    return request.POST.get("email", "").strip().lower()
+
+
+@ratelimit(group="receipts-statement:ip", key="ip", rate=_lookups_per_hour, method="POST")
+@ratelimit(group="receipts-statement:email", key=_posted_email, rate=_lookups_per_hour, method="POST")
+def statement_request(request):
+    """The link is emailed to the address, never shown here, and the answer is the same whether
+    or not the address gave anything that year. Limited per IP address, then per address, at the
+    lookup's rate (LETTERS_LOOKUP_PER_HOUR)."""
+    form = StatementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email, year = form.cleaned_data["email"], form.cleaned_data["year"]
+        # Queued even when nothing will be found, so the answer takes as long either way.
+        enqueue_on_commit(send_statement, email, year, translation.get_language())
+        messages.success(
+            request,
+            _("If donations were made with %(email)s in %(year)s, we have sent a link to their statement there.")
+            % {"email": email, "year": year},
+        )
+        return redirect("receipts-statement-request")
+    return render(request, "receipts/statement_request.html", {"form": form})
+
+
+@never_cache
+def statement_download(request, signed):
+    found = statement_link_read(signed=signed)
+    if found is None:
+        raise Http404
+    email, year = found
+    data = statement_draw(email=email, year=year, language=translation.get_language())
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="donations-{year}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -116,6 +116,9 @@ TABLE = {
     "order-letters-csv": ("/orders/{token}/letters.csv", BY_LINK),
     "receipt-download": ("/orders/{token}/receipt.pdf", BY_LINK),
     "receipt-cancellation-download": ("/orders/{token}/receipt-cancellation.pdf", answers(404)),  # not refunded
+    "receipts-statement-request": ("/receipts/statement/", PUBLIC),
+    # Only a link we emailed (signed, unexpired) draws a statement: a made-up one finds nothing.
+    "receipts-statement": ("/receipts/statement/not-a-link-we-sent/", answers(404)),
     "receipts:organisations": ("/staff/organisations/", STAFF_ONLY),
     "receipts:organisation-new": ("/staff/organisations/new/", STAFF_ONLY),
     "receipts:organisation-edit": ("/staff/organisations/{organisation}/", STAFF_ONLY),

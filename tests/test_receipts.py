@@ -66,6 +66,19 @@ def cashier(db):
     return make_user("cashier", permissions=["payments.record_offline_payment"])
 
 
+@pytest.fixture
+def django_capture_on_commit_callbacks_for(django_capture_on_commit_callbacks):
+    """POSTs whose on-commit work (queued tasks, run in-process here) runs as in production."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def capture(client):
+        with django_capture_on_commit_callbacks(execute=True):
+            yield client.post
+
+    return capture
+
+
 def pay_offline(order, cashier):
     return payment_record_offline(order=order, reference=f"cash {order.pk}", recorded_by=cashier)
 
@@ -536,3 +549,79 @@ def test_a_logo_that_is_not_an_image_is_refused(client, staff_user, campaigns):
          "logo": SimpleUploadedFile("logo.png", b"<svg onload=alert(1)>", content_type="image/png")},
     )  # fmt: skip
     assert response.status_code == 200 and not Organisation.objects.exists()
+
+
+# --- The annual statement, by an emailed link ----------------------------------------------------
+
+
+def test_a_donor_gets_a_statement_of_the_years_donations_by_an_emailed_link(
+    us_organisation,
+    il_organisation,
+    cashier,
+    campaigns,
+    client,
+    staff_user,
+    mailoutbox,
+    settings,
+    django_capture_on_commit_callbacks_for,
+):
+    settings.RECEIPTS_DELIVER_WHEN_ISSUED = False  # only the statement's email is looked at here
+    rivka = Buyer(name="Rivka Cohen", email="Rivka@Example.org")
+    gifts = [
+        make_order(campaigns["sefardi"], 1, amount=Decimal("36"), buyer=rivka),
+        make_order(campaigns["sefardi"], 1, amount=Decimal("100"), buyer=rivka),
+        make_order(campaigns["idf"], 1, amount=Decimal("180"), buyer=rivka),
+    ]
+    someone_else = make_order(campaigns["sefardi"], 1, amount=Decimal("54"))
+    for order in [*gifts, someone_else]:
+        pay_offline(order, cashier)
+    payment_refund(payment_id=Payment.objects.get(order=gifts[1]).pk, refunded_by=staff_user)
+    year = Receipt.objects.get(order=gifts[0]).year
+
+    with django_capture_on_commit_callbacks_for(client) as post:
+        response = post("/receipts/statement/", {"email": "rivka@example.org", "year": year})
+    assert response.status_code == 302
+    [email] = mailoutbox
+    assert email.to == ["Rivka@Example.org"] and str(year) in email.subject
+    link = next(line for line in email.body.splitlines() if "/receipts/statement/" in line).strip()
+    assert "rivka" not in link.lower()  # signed, not readable as the address
+
+    statement = client.get(link.replace("http://127.0.0.1:8000", ""))
+    assert statement.status_code == 200 and statement["Content-Type"] == "application/pdf"
+    text = " ".join(poppler_text(statement.content).split())
+    for order in gifts:
+        assert Receipt.objects.get(order=order, kind="receipt").display_number in text
+    assert Receipt.objects.get(order=someone_else).display_number not in text
+    note = Receipt.objects.get(order=gifts[1], kind="cancellation")
+    assert f"refunded (note {note.display_number})" in text
+    # Totals of what was given, per organisation and currency, the refunded gift left out.
+    assert "Total given: 36 USD" in text and "Total given: 180 ILS" in text
+
+    # A link altered or made up finds nothing; an address that gave nothing is told the same
+    # and sent nothing.
+    assert client.get(link.replace("http://127.0.0.1:8000", "")[:-3] + "xyz/").status_code == 404
+    with django_capture_on_commit_callbacks_for(client) as post:
+        same = post("/receipts/statement/", {"email": "nobody@example.org", "year": year}, follow=True)
+    assert "If donations were made with nobody@example.org" in same.content.decode()
+    assert len(mailoutbox) == 1
+    assert client.post("/receipts/statement/", {"email": "a@example.org", "year": year + 1}).status_code == 200
+
+
+def test_the_statement_is_rate_limited_as_the_lookup(client, settings, campaigns):
+    settings.LETTERS_LOOKUP_PER_HOUR = 2
+    for _ in range(2):
+        assert client.post("/receipts/statement/", {"email": "x@example.org", "year": 2025}).status_code == 302
+    assert client.post("/receipts/statement/", {"email": "x@example.org", "year": 2025}).status_code == 429
+
+
+def test_staff_read_receipts_in_the_admin_and_cannot_delete_them(
+    us_organisation, cashier, campaigns, client, staff_user
+):
+    order = make_order(campaigns["sefardi"], 1)
+    pay_offline(order, cashier)
+    receipt = Receipt.objects.get(order=order)
+    client.force_login(staff_user)
+    listing = client.get("/admin/receipts/receipt/")
+    assert listing.status_code == 200 and receipt.display_number in listing.content.decode()
+    assert client.get(f"/admin/receipts/receipt/{receipt.pk}/delete/").status_code == 403
+    assert client.post(f"/admin/receipts/receipt/{receipt.pk}/change/", {"number": 9}).status_code == 403
