@@ -504,6 +504,7 @@ def test_an_order_without_an_organisation_says_nothing_of_a_receipt(campaigns, c
 
 def test_staff_add_and_edit_an_organisation_and_see_campaigns_without_one(client, campaigns, staff_user, tmp_path):
     client.force_login(staff_user)
+    assert 'href="/staff/organisations/"' in client.get("/").content.decode()  # in the staff's menu
     page = client.get("/staff/organisations/").content.decode()
     assert "issue no receipts" in page and campaigns["idf"].name in page
     logo = io.BytesIO()
