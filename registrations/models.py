@@ -60,6 +60,9 @@ class NameImport(models.Model):
     )
     # What went wrong when a step failed for a reason that is not a problem of a row.
     failure = models.TextField(_("failure"), blank=True)
+    # Starts of the step under way (check, then import): a step killed for its limits comes back
+    # (late acknowledgement, the sweeper), so it is counted, and failed after IMPORT_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
         verbose_name = _("name import")

@@ -4,6 +4,10 @@ or Windows-1255, Hebrew Excel's own), XLSX, and rows pasted from a spreadsheet (
 Rows are read one at a time, so a file of 200,000 names never sits in memory. Columns are found
 by their header, in English or Hebrew, in any order; values keep their text and are checked by
 allocation.services.name_clean, like every other way a name arrives.
+
+Nothing in a file may cost more than its limits (settings IMPORT_MAX_*): rows and columns are
+counted as they are read, and an XLSX file's zip is measured before openpyxl opens it and while
+openpyxl reads it (see `_xlsx_open`). A file over a limit is refused whole, the limit named.
 """
 
 import codecs
@@ -11,10 +15,14 @@ import csv
 import datetime
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 # Every column we read, with the headers people write for it (compared without case, spaces,
@@ -180,15 +188,57 @@ def _convert(column: str, text: str, problems: list, number: int):
     return text
 
 
+def _count(value: int) -> str:
+    return number_format(value, force_grouping=True)
+
+
+def _megabytes(size: int) -> str:
+    megabytes = round(size / 1_000_000, 2)
+    return number_format(int(megabytes) if megabytes == int(megabytes) else megabytes)
+
+
+def _too_many_rows(limit: int) -> FileRefused:
+    return FileRefused(
+        _("The file has more than %(limit)s rows of names (the limit): split it into several files.")
+        % {"limit": _count(limit)}
+    )
+
+
+def _beyond_the_rows(number: int, blank: bool, limit: int) -> bool:
+    """Whether row `number` (the header is 1) makes a file of more than `limit` rows of names.
+    Empty rows may follow the last name (Excel leaves some), but only so many: a sheet can claim
+    a million of them in a few bytes."""
+    return number > limit + 1 and (not blank or number > 2 * limit + 1)
+
+
+def _columns_check(row, number: int, limit: int) -> None:
+    """Refuse a row with anything beyond the first `limit` columns."""
+    if len(row) > limit and any(_cell_text(value) for value in row[limit:]):
+        raise FileRefused(
+            _("Row %(row)d has more than %(limit)s columns (the limit): delete the columns that are not needed.")
+            % {"row": number, "limit": _count(limit)}
+        )
+
+
 def sheet_rows(cells: Iterator[list]) -> Iterator[SheetRow]:
-    """Rows of cells (the first being the header) into SheetRows; blank rows are skipped."""
+    """Rows of cells (the first being the header) into SheetRows; blank rows are skipped. More
+    than IMPORT_MAX_ROWS rows of names, or anything beyond IMPORT_MAX_COLUMNS columns, refuses the
+    file."""
+    max_rows, max_columns = settings.IMPORT_MAX_ROWS, settings.IMPORT_MAX_COLUMNS
     try:
         header = next(cells)
     except StopIteration:
         raise FileRefused(_("The file is empty.")) from None
+    _columns_check(header, 1, max_columns)
     mapping, _unknown = columns_from_header(header)
     for number, row in enumerate(cells, start=2):
-        texts = [_cell_text(value) for value in row]
+        _columns_check(row, number, max_columns)
+        # None is most cells of a wide spreadsheet's rows: not worth a call each.
+        texts = [_cell_text(value) if value is not None else "" for value in row]
+        if number > max_rows + 1:
+            if _beyond_the_rows(number, not any(texts), max_rows):
+                raise _too_many_rows(max_rows)
+            continue
         if not any(texts):
             continue
         problems = []
@@ -221,7 +271,33 @@ def _not_text(row: int) -> FileRefused:
     )
 
 
+def _lines_counted(raw) -> int:
+    lines = 0
+    while chunk := raw.read(1 << 20):
+        lines += chunk.count(b"\n")
+    raw.seek(0)
+    return lines
+
+
+def _csv_rows_check(text: io.TextIOBase, delimiter: str, lines: int) -> None:
+    """Refuse a CSV file of too many rows before a row is cleaned: counting its lines costs next
+    to nothing, and only a file of more lines than the limit is read once more (at csv's own
+    speed) to count its rows as the walk will."""
+    limit = settings.IMPORT_MAX_ROWS
+    if lines < limit + 1:
+        return
+    try:
+        for number, row in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+            if number > limit + 1 and _beyond_the_rows(number, not any(cell.strip() for cell in row), limit):
+                raise _too_many_rows(limit)
+    except (UnicodeDecodeError, csv.Error):
+        pass  # the walk names the row
+    finally:
+        text.seek(0)
+
+
 def _csv_cells(raw) -> Iterator[list]:
+    lines = _lines_counted(raw)
     text = _csv_text_stream(raw)
     try:
         first_line = text.readline()
@@ -234,6 +310,7 @@ def _csv_cells(raw) -> Iterator[list]:
         delimiter = ";"  # Excel in locales with a decimal comma
     else:
         delimiter = ","
+    _csv_rows_check(text, delimiter, lines)
     reader = csv.reader(text, delimiter=delimiter)
     try:
         yield from reader
@@ -245,16 +322,240 @@ def _csv_cells(raw) -> Iterator[list]:
         ) from None
 
 
-def _xlsx_cells(raw) -> Iterator[list]:
-    from openpyxl import load_workbook
+# --- XLSX: a zip of XML parts, measured before openpyxl opens it and as it reads -------------
+#
+# openpyxl, even read-only, reads some parts whole (the shared strings, the styles, the
+# workbook: about 20 and 120 times their size in memory at worst) and streams only the rows of
+# the worksheets. A few hundred kilobytes of zip can declare gigabytes of either.
 
+_ZIP_END = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_END = b"PK\x06\x06"
+# Below this a part cannot hurt, whatever its ratio (small parts of real files compress well).
+_RATIO_FLOOR_BYTES = 1_000_000
+# Spreadsheets never carry a DTD; its entities would expand after the bytes were counted.
+_DOCTYPE = b"<!DOCTYPE"
+# openpyxl's ways of failing on a damaged file (not the task's limits: those must reach the task).
+_DAMAGED = (
+    zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, KeyError, IndexError, TypeError,
+    AttributeError, SyntaxError, OSError, NotImplementedError, RuntimeError,
+)  # fmt: skip
+
+
+def _cannot_open() -> FileRefused:
+    return FileRefused(_("This XLSX file cannot be opened; save it again from Excel."))
+
+
+def _part_too_large(name: str, limit: int) -> FileRefused:
+    return FileRefused(
+        _(
+            "This XLSX file holds a part (%(part)s) larger than %(limit)s MB once uncompressed (the limit): "
+            "save it as CSV (UTF-8), or split it into several files."
+        )
+        % {"part": name[:80], "limit": _megabytes(limit)}
+    )
+
+
+def _zip_directory_size(raw) -> int | None:
+    """The size of the zip's central directory, found as zipfile finds it (the end record last,
+    else searched for in the comment; zip64's when its locator precedes it), before zipfile reads
+    the whole directory into objects; None if there is none."""
+    raw.seek(0, io.SEEK_END)
+    file_size = raw.tell()
+    if file_size < 22:
+        return None
+    raw.seek(file_size - 22)
+    record = raw.read(22)
+    end = file_size - 22
+    if not (record[:4] == _ZIP_END and record[-2:] == b"\x00\x00"):
+        start = max(file_size - 65536 - 22, 0)
+        raw.seek(start)
+        data = raw.read()
+        found = data.rfind(_ZIP_END)
+        if found < 0 or len(data) - found < 22:
+            return None
+        record, end = data[found : found + 22], start + found
+    (size,) = struct.unpack("<I", record[12:16])
+    if end >= 76:
+        raw.seek(end - 76)
+        zip64 = raw.read(76)
+        if zip64[56:60] == _ZIP64_LOCATOR and zip64[:4] == _ZIP64_END:
+            (size,) = struct.unpack("<Q", zip64[40:48])
+    raw.seek(0)
+    return size
+
+
+class _MeasuredPart:
+    """A part as openpyxl reads it: its bytes counted as they come out of the zip, whatever
+    size it declared. `limit` is its own, or None for a part that counts with the others read
+    whole (IMPORT_XLSX_MAX_WHOLE_BYTES, together)."""
+
+    def __init__(self, stream, *, archive, info, limit):
+        self._stream, self._archive, self._info, self._limit = stream, archive, info, limit
+        self._given = 0
+        self._tail = b""
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(1 << 20):  # measured a megabyte at a time, not all at once
+                chunks.append(chunk)
+            return b"".join(chunks)
+        data = self._stream.read(size)
+        self._measure(data)
+        return data
+
+    def _measure(self, data):
+        self._given += len(data)
+        self._archive.given += len(data)
+        if self._limit is None:
+            self._archive.given_whole += len(data)
+            if self._archive.given_whole > settings.IMPORT_XLSX_MAX_WHOLE_BYTES:
+                raise FileRefused(
+                    _(
+                        "The workbook, styles and other parts of this XLSX file (its sheet aside) are larger than "
+                        "%(limit)s MB together (the limit): save it as CSV (UTF-8)."
+                    )
+                    % {"limit": _megabytes(settings.IMPORT_XLSX_MAX_WHOLE_BYTES)}
+                )
+        elif self._given > self._limit:
+            raise _part_too_large(self._info.filename, self._limit)
+        if self._archive.given > settings.IMPORT_XLSX_MAX_TOTAL_BYTES:
+            raise _xlsx_too_large()
+        ratio = settings.IMPORT_XLSX_MAX_RATIO
+        if self._given > _RATIO_FLOOR_BYTES and self._given > ratio * max(self._info.compress_size, 1):
+            raise _too_compressed(self._info.filename, ratio)
+        if _DOCTYPE in data or _DOCTYPE in self._tail + data[: len(_DOCTYPE) - 1]:
+            raise FileRefused(
+                _("This XLSX file holds a document type declaration, which spreadsheets never do: save it again.")
+            )
+        self._tail = data[-(len(_DOCTYPE) - 1) :]
+
+    def close(self):
+        self._stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _MeasuredZip(zipfile.ZipFile):
+    """The zip openpyxl reads through. While the workbook opens, openpyxl reads its parts whole:
+    the shared strings (once) up to IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES, every other part
+    (styles, workbook, relationships, the start of each sheet) up to IMPORT_XLSX_MAX_WHOLE_BYTES
+    together. Once `streaming`, the worksheet's rows up to IMPORT_XLSX_MAX_SHEET_BYTES. All
+    parts together give at most IMPORT_XLSX_MAX_TOTAL_BYTES."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.given = self.given_whole = 0
+        self.shared_strings = None
+        self.streaming = False
+        self._opened = set()
+
+    def open(self, name, mode="r", pwd=None, **kwargs):
+        stream = super().open(name, mode, pwd, **kwargs)
+        if mode != "r":
+            return stream
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        if self.streaming:
+            limit = settings.IMPORT_XLSX_MAX_SHEET_BYTES
+        elif info.filename == self.shared_strings and info.filename not in self._opened:
+            limit = settings.IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES
+        else:
+            limit = None
+        self._opened.add(info.filename)
+        return _MeasuredPart(stream, archive=self, info=info, limit=limit)
+
+
+def _xlsx_too_large() -> FileRefused:
+    return FileRefused(
+        _("This XLSX file is larger than %(limit)s MB once uncompressed (the limit): split it into several files.")
+        % {"limit": _megabytes(settings.IMPORT_XLSX_MAX_TOTAL_BYTES)}
+    )
+
+
+def _too_compressed(name: str, ratio: int) -> FileRefused:
+    return FileRefused(
+        _(
+            "This XLSX file holds a part (%(part)s) compressed more than %(ratio)s times (the limit), as no "
+            "spreadsheet is: save it again from Excel, or as CSV (UTF-8)."
+        )
+        % {"part": name[:80], "ratio": _count(ratio)}
+    )
+
+
+def _xlsx_measure(archive: _MeasuredZip) -> None:
+    """Refuse, from the zip's directory alone, what declares more than the limits allow."""
+    infos = archive.infolist()
+    limit = settings.IMPORT_XLSX_MAX_ENTRIES
+    if len(infos) > limit:
+        raise FileRefused(
+            _("This XLSX file has more than %(limit)s parts (the limit): save it again from Excel, or as CSV.")
+            % {"limit": _count(limit)}
+        )
+    ratio = settings.IMPORT_XLSX_MAX_RATIO
+    for info in infos:
+        if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _cannot_open()  # encrypted, or compressed as Excel never does
+        if info.file_size > settings.IMPORT_XLSX_MAX_SHEET_BYTES:
+            raise _part_too_large(info.filename, settings.IMPORT_XLSX_MAX_SHEET_BYTES)
+        if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > ratio * max(info.compress_size, 1):
+            raise _too_compressed(info.filename, ratio)
+    if sum(info.file_size for info in infos) > settings.IMPORT_XLSX_MAX_TOTAL_BYTES:
+        raise _xlsx_too_large()
+
+
+def _xlsx_open(raw):
+    """openpyxl's read-only workbook of an XLSX file, and the measured zip it reads through."""
+    # openpyxl only where a spreadsheet is read: the web processes never load it.
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.functions import fromstring
+
+    size = _zip_directory_size(raw)
+    if size is None:
+        raise _cannot_open()
+    # zipfile makes an object of every entry of the directory: 1 KB a part is plenty.
+    if size > settings.IMPORT_XLSX_MAX_ENTRIES * 1024:
+        raise FileRefused(
+            _("This XLSX file has more than %(limit)s parts (the limit): save it again from Excel, or as CSV.")
+            % {"limit": _count(settings.IMPORT_XLSX_MAX_ENTRIES)}
+        )
     try:
-        workbook = load_workbook(raw, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged file
-        raise FileRefused(_("This XLSX file cannot be opened; save it again from Excel.")) from None
+        archive = _MeasuredZip(raw)
+        _xlsx_measure(archive)
+        # The shared strings are the part openpyxl finds as it does, by their content type.
+        strings = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES))).find(SHARED_STRINGS)
+        if strings is not None:
+            archive.shared_strings = strings.PartName[1:]
+            declared = archive.getinfo(archive.shared_strings).file_size
+            if declared > settings.IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES:
+                raise _part_too_large(archive.shared_strings, settings.IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES)
+        reader = ExcelReader(raw, read_only=True, data_only=True, keep_links=False)
+        reader.archive, reader.valid_files = archive, archive.namelist()
+        reader.read()
+    except _DAMAGED:
+        raise _cannot_open() from None
+    return reader.wb, archive
+
+
+def _xlsx_cells(raw) -> Iterator[tuple]:
+    workbook, archive = _xlsx_open(raw)
     try:
+        if not workbook.worksheets:
+            raise _cannot_open()
         sheet = workbook.worksheets[0]
-        yield from (list(row) for row in sheet.iter_rows(values_only=True))
+        # Its declared dimension (A1:XFD1048576, say) is ignored: rows are read as they are, and
+        # no further right than one column past the limit, which refuses the file if filled.
+        sheet.reset_dimensions()
+        archive.streaming = True
+        yield from sheet.iter_rows(values_only=True, max_col=settings.IMPORT_MAX_COLUMNS + 1)
+    except _DAMAGED:
+        raise _cannot_open() from None
     finally:
         workbook.close()
 

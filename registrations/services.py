@@ -14,14 +14,19 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Profile
+from accounts.selectors import user_language
 from allocation.models import Name, Order, OrderChannel
 from allocation.services import campaign_today, name_clean, order_amount_suggested, order_place
 from payments.services import offline_payment_check, payment_record_offline
@@ -243,6 +248,12 @@ def name_import_create(
     checked."""
     if not campaign.active:
         raise ValidationError(_("This campaign is not taking names now."))
+    size = len(content) if isinstance(content, bytes) else File(content).size
+    if size > settings.IMPORT_MAX_BYTES:  # pasted rows and the command line too, not only the form
+        raise ValidationError(
+            _("The file is larger than %(size)d MB: split it into several.")
+            % {"size": settings.IMPORT_MAX_BYTES // 1_000_000}
+        )
     name_import = NameImport(
         campaign=campaign,
         created_by=user,
@@ -273,11 +284,14 @@ def name_import_check(*, import_id: int) -> NameImport:
     """Check every row (nothing is kept) and record the problems or the preview. Safe to run
     again: a check already done is not repeated."""
     name_import = NameImport.objects.select_related("campaign", "created_by").get(pk=import_id)
-    if name_import.status != ImportStatus.CHECKING:
+    if name_import.status != ImportStatus.CHECKING or not _attempt_start(name_import=name_import):
+        name_import.refresh_from_db()
         return name_import
     update = {}
     try:
-        result = names_import(name_import=name_import, dry_run=True, progress=_reporter(name_import))
+        # The worker speaks the shliach's language: the problems are kept as they read them.
+        with translation.override(user_language(user=name_import.created_by)):
+            result = names_import(name_import=name_import, dry_run=True, progress=_reporter(name_import))
     except ImportRefused as refused:
         result = refused.result
         update["status"] = ImportStatus.REFUSED
@@ -327,7 +341,8 @@ def name_import_confirm(*, import_id: int, user, payment_method: str, payment_re
         name_import.status = ImportStatus.IMPORTING
         name_import.payment_method = payment_method
         name_import.payment_reference = payment_reference
-        name_import.save(update_fields=["status", "payment_method", "payment_reference"])
+        name_import.attempts = 0  # the import's own, not the check's
+        name_import.save(update_fields=["status", "payment_method", "payment_reference", "attempts"])
         name_import_run_enqueue(import_id=import_id)
     return name_import
 
@@ -336,7 +351,11 @@ def name_import_run(*, import_id: int) -> NameImport:
     """Import a confirmed file: one order with every name, paid offline (and its letters
     allocated) when so chosen, else pending card payment or staff approval. Runs once: the
     import row is locked for the whole import and a finished import is left alone."""
-    with transaction.atomic():
+    waiting = NameImport.objects.select_related("created_by").get(pk=import_id)
+    if waiting.status != ImportStatus.IMPORTING or not _attempt_start(name_import=waiting):
+        waiting.refresh_from_db()
+        return waiting
+    with transaction.atomic(), translation.override(user_language(user=waiting.created_by)):
         # The import's row only: with select_related, FOR UPDATE would also lock the campaign's row
         # (and the user's) for the whole walk over the file, stalling every purchase in the campaign.
         name_import = (
@@ -374,11 +393,57 @@ def name_import_run(*, import_id: int) -> NameImport:
     return name_import
 
 
-def name_import_fail(*, import_id: int, reason: str) -> None:
-    """A step crashed for a reason that is not a problem of a row (it was retried): say so."""
+# Why a step failed, when it is not a problem of a row; each names its limit.
+FAILURES = {
+    "error": gettext_lazy("The import could not be completed; staff were told."),
+    "time": gettext_lazy(
+        "The import took longer than %(minutes)s minutes (the limit): split the file into several and import "
+        "them one by one."
+    ),
+    "memory": gettext_lazy(
+        "The import needed more than %(megabytes)s MB of memory (the limit): split the file into several, or "
+        "save it as CSV (UTF-8)."
+    ),
+    "attempts": gettext_lazy(
+        "The import was interrupted %(attempts)s times before it could finish (the limit): split the file into "
+        "several and import them one by one."
+    ),
+}
+
+
+def _number(value) -> str:
+    """A limit as people write it: 10, not 10.0; 0.5 with the language's decimal mark."""
+    value = round(value, 2)
+    return number_format(int(value) if value == int(value) else value)
+
+
+def name_import_fail(*, import_id: int, cause: str = "error") -> None:
+    """A step ended for a reason that is not a problem of a row: a limit of the task (`cause`
+    "time" or "memory", see FAILURES), or its retries spent ("error"). The page says so, in the
+    shliach's language."""
+    name_import = NameImport.objects.select_related("created_by").filter(pk=import_id).first()
+    if name_import is None:
+        return
+    with translation.override(user_language(user=name_import.created_by)):
+        reason = str(FAILURES[cause]) % {
+            "minutes": _number((settings.IMPORT_SOFT_TIME_LIMIT or settings.IMPORT_TIME_LIMIT) / 60),
+            "megabytes": _number(settings.IMPORT_MEMORY_LIMIT_MB),
+            "attempts": _number(settings.IMPORT_MAX_ATTEMPTS),
+        }
     NameImport.objects.filter(pk=import_id, status__in=[ImportStatus.CHECKING, ImportStatus.IMPORTING]).update(
         status=ImportStatus.FAILED, failure=reason[:2000]
     )
+
+
+def _attempt_start(*, name_import: NameImport) -> bool:
+    """Count a start of the step under way, committed at once (a worker killed mid-step, by its
+    time or memory limit, still counted it); after IMPORT_MAX_ATTEMPTS starts, fail the import
+    instead: late acknowledgement and the sweeper would otherwise bring it back forever."""
+    steps = NameImport.objects.filter(pk=name_import.pk, status=name_import.status)
+    if steps.filter(attempts__gte=settings.IMPORT_MAX_ATTEMPTS).exists():
+        name_import_fail(import_id=name_import.pk, cause="attempts")
+        return False
+    return steps.update(attempts=F("attempts") + 1) == 1
 
 
 def name_imports_stuck(*, older_than_seconds: int = 300) -> list[tuple[int, str]]:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A task of a dead worker goes back to the queue after this many seconds (production: an hour).
 VISIBILITY_TIMEOUT = 4
 # Every queue and kombu's bookkeeping: only test runs use this Redis database.
-BROKER_KEYS = ["celery", "certificates", "notifications", "unacked", "unacked_index", "unacked_mutex"]
+BROKER_KEYS = ["celery", "certificates", "notifications", "imports", "unacked", "unacked_index", "unacked_mutex"]
 
 
 @pytest.fixture

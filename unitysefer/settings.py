@@ -130,6 +130,10 @@ CELERY_TASK_ROUTES = {
     "receipts.tasks.*": {"queue": "certificates"},
     # Mass email (the siyum's notices) waits its throttled turn without holding up other work.
     "siyum.tasks.*": {"queue": "notifications"},
+    # Imports on a worker of their own, with its limits (docker-compose.yml: worker-imports); the
+    # sweeper only queues them, so it stays where beat's other small tasks run.
+    "registrations.tasks.resume_name_imports": {"queue": "celery"},
+    "registrations.tasks.*": {"queue": "imports"},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -228,6 +232,30 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16_000_000)
 # The largest spreadsheet a shliach may upload (200,000 names in CSV are about 20 MB).
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50_000_000)
+# What one import may cost, each refused with the limit named (registrations/readers.py): rows
+# of names, and columns (an XLSX sheet is never read further right than one past it).
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
+# An XLSX file is a zip of XML parts, measured from its directory before openpyxl opens it and
+# as openpyxl reads it (uncompressed bytes). openpyxl streams the sheet's rows but reads the
+# shared strings whole (about 20 times their size in memory at worst) and the other parts whole
+# (styles: up to 120 times), so those are kept small; 8 MB of shared strings is about 300,000
+# distinct texts (more: save as CSV).
+IMPORT_XLSX_MAX_ENTRIES = env.int("IMPORT_XLSX_MAX_ENTRIES", default=1000)
+IMPORT_XLSX_MAX_SHEET_BYTES = env.int("IMPORT_XLSX_MAX_SHEET_BYTES", default=150_000_000)
+IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES = env.int("IMPORT_XLSX_MAX_SHARED_STRINGS_BYTES", default=8_000_000)
+IMPORT_XLSX_MAX_WHOLE_BYTES = env.int("IMPORT_XLSX_MAX_WHOLE_BYTES", default=1_000_000)
+IMPORT_XLSX_MAX_TOTAL_BYTES = env.int("IMPORT_XLSX_MAX_TOTAL_BYTES", default=200_000_000)
+# A part of over 1 MB compressed more than this many times is a zip bomb, not a spreadsheet.
+IMPORT_XLSX_MAX_RATIO = env.int("IMPORT_XLSX_MAX_RATIO", default=100)
+# A step of an import (check, or import) runs in a worker for at most this many seconds: past
+# the soft limit it fails, named; the hard one kills it. Both well within CELERY_VISIBILITY_TIMEOUT.
+IMPORT_SOFT_TIME_LIMIT = env.int("IMPORT_SOFT_TIME_LIMIT", default=600)
+IMPORT_TIME_LIMIT = env.int("IMPORT_TIME_LIMIT", default=660)
+# The address space a step may add to its worker process (MiB; 0: none): beyond, it fails, named.
+IMPORT_MEMORY_LIMIT_MB = env.int("IMPORT_MEMORY_LIMIT_MB", default=512)
+# Starts of a step before the import is failed: a step killed outright would come back forever.
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
 # Issue an order's certificates as soon as its letters are allocated (else the sweeper does,
 # minutes later). The test suite turns it off but where certificates are tested: with tasks run
 # in-process, every test that pays would otherwise draw certificates.
