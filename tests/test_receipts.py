@@ -26,7 +26,7 @@ from payments.models import Payment
 from payments.services import payment_record_offline, payment_refund
 from receipts.models import CampaignOrganisation, Organisation, Receipt, ReceiptCounter, ReceiptKind
 from receipts.services import receipt_deliver, receipt_draw, receipt_number_take
-from receipts.tasks import deliver_missing_receipts
+from receipts.tasks import deliver_missing_receipts, deliver_receipt
 
 from .conftest import make_user, token_client
 from .factories import make_order
@@ -330,6 +330,14 @@ def test_the_receipt_is_drawn_and_emailed_once_when_the_payment_commits(
     receipt.refresh_from_db()
     assert receipt.file.name == stored
     assert len([m for m in mailoutbox if receipt.display_number in m.subject]) == 1
+
+
+def test_receipts_are_drawn_on_the_certificates_queue_acknowledged_late_and_swept():
+    from unitysefer.celery import app
+
+    assert app.amqp.router.route({}, "receipts.tasks.deliver_receipt")["queue"].name == "certificates"
+    assert deliver_receipt.acks_late and deliver_receipt.max_retries
+    assert "deliver-missing-receipts" in app.conf.beat_schedule
 
 
 def test_the_sweeper_delivers_receipts_a_lost_task_left(us_organisation, campaigns, mailoutbox):
