@@ -9,6 +9,7 @@ from django.db import connections, router
 CERTIFICATES_ISSUE = 7301
 CERTIFICATES_BOOKLET = 7302
 SIYUM_NOTICES = 7303
+PRIVACY_RETENTION = 7304
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 and erased once kept longer than the settings allow. Each kind of data has its shredder
 (core.privacy); these services run them all and record what was done (PrivacyLog)."""
 
+import datetime
+
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -13,8 +15,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.selectors import language_supported
+from allocation.models import Order
 from allocation.selectors import addresses_language
-from core.privacy import shredders
+from core import locks
+from core.privacy import Subject, shredders
 
 from .models import PrivacyAction, PrivacyLog
 from .selectors import address_clean, address_hash, personal_data_held, personal_data_subject, rows_counted
@@ -80,6 +84,74 @@ def personal_data_erase(*, email: str, reason: str, by=None, operator: str = "",
             order_ids=list(subject.order_ids),
             created_at=now,
         )
+
+
+# --- Retention -------------------------------------------------------------------------------------
+
+# Orders erased per transaction, and at most per run (the next day's run goes on).
+RETENTION_BATCH = 100
+RETENTION_RUN_MAX = 20_000
+
+
+def _years_before(moment: datetime.datetime, years: int) -> datetime.datetime:
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def personal_data_expire(*, now=None) -> list[PrivacyLog]:
+    """What has been kept longer than the settings allow, erased by the same shredders: the
+    contact data of orders made more than PERSONAL_DATA_RETENTION_YEARS ago (every shredder, as
+    an erasure of those orders, RETENTION_BATCH a transaction), then each shredder's own
+    expiries (children's dates of birth, finished imports' files, old siyum notices). One run at
+    a time (an advisory lock); safe to run again. Returns the log entries written (none when
+    nothing was due)."""
+    now = now or timezone.now()
+    entries = []
+    with locks.advisory_lock_try(model=Order, namespace=locks.PRIVACY_RETENTION, object_id=0) as acquired:
+        if not acquired:
+            return entries
+        years = settings.PERSONAL_DATA_RETENTION_YEARS
+        if years:
+            before = _years_before(now, years)
+            counts, erased = {}, 0
+            every = shredders()
+            while erased < RETENTION_RUN_MAX:
+                due = Order.objects.filter(created_at__lt=before, erased_at__isnull=True).order_by("pk")
+                order_ids = tuple(due.values_list("pk", flat=True)[:RETENTION_BATCH])
+                if not order_ids:
+                    break
+                with transaction.atomic():
+                    subject = Subject(order_ids=order_ids)
+                    for shredder in every:
+                        done = shredder.erase(subject=subject, now=now)
+                        counts[shredder.identifier] = counts.get(shredder.identifier, 0) + done
+                erased += len(order_ids)
+            if erased:
+                entries.append(
+                    PrivacyLog.objects.create(
+                        action=PrivacyAction.RETENTION,
+                        reason=f"Orders made before {before:%Y-%m-%d} (PERSONAL_DATA_RETENTION_YEARS={years})",
+                        counts=counts,
+                        created_at=now,
+                    )
+                )
+        counts = {}
+        for shredder in shredders():
+            with transaction.atomic():
+                counts[shredder.identifier] = shredder.expire(now=now)
+        if any(counts.values()):
+            entries.append(
+                PrivacyLog.objects.create(
+                    action=PrivacyAction.RETENTION,
+                    reason="Kept longer than the settings allow (ERASE_CHILD_BIRTH_DATES_AFTER_DAYS, "
+                    "IMPORT_FILES_KEPT_DAYS, PERSONAL_DATA_RETENTION_YEARS)",
+                    counts=counts,
+                    created_at=now,
+                )
+            )
+    return entries
 
 
 # --- "Send me my data": the link emailed to the address ----------------------------------------

@@ -11,7 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -33,6 +33,8 @@ NAME_PERSONAL_FIELDS = {"english_name": "", "family_name": "", "date_of_birth": 
 ORDER_CONTACT_FIELDS = {"buyer_name": "", "buyer_email": "", "buyer_phone": ""}
 # What an order's certificate prints of these (certificates.services.CERTIFICATE_NAME_FIELDS).
 PRINTED_PERSONAL_FIELDS = ("english_name", "family_name")
+# Rows one daily run changes at most, per kind (the next run goes on).
+EXPIRE_BATCH = 50_000
 
 
 def _when(value):
@@ -182,6 +184,24 @@ class OrdersShredder(Shredder):
         if not subject.order_ids:
             return 0
         return orders_contact_erase(order_ids=subject.order_ids, now=now)
+
+    def expire(self, *, now: datetime.datetime) -> int:
+        """Children's dates of birth, ERASE_CHILD_BIRTH_DATES_AFTER_DAYS after their order was
+        paid: a campaign with an age limit needs the date only to check it, when the order is
+        placed. An unpaid order keeps it (it may be started again, and is checked again)."""
+        days = settings.ERASE_CHILD_BIRTH_DATES_AFTER_DAYS
+        if days is None:
+            return 0
+        children = Name.objects.filter(
+            Q(order__campaign__boys_under_age__isnull=False) | Q(order__campaign__girls_under_age__isnull=False),
+            date_of_birth__isnull=False,
+            order__status__in=[OrderStatus.PAID, OrderStatus.REFUNDED],
+            order__paid_at__lt=now - datetime.timedelta(days=days),
+        )
+        name_ids = list(children.order_by("pk").values_list("pk", flat=True)[:EXPIRE_BATCH])
+        Name.objects.filter(pk__in=name_ids).update(date_of_birth=None)
+        Name.history.filter(id__in=name_ids).update(date_of_birth=None)
+        return len(name_ids)
 
 
 def orders_contact_erase(*, order_ids, now: datetime.datetime, changed_by=None) -> int:

@@ -746,3 +746,129 @@ def test_requests_are_limited_per_ip_address_then_per_address(
     assert refused.status_code == 429 and "Too many requests" in refused.content.decode()
     assert ask(OTHER, "10.0.0.4").status_code == 302
     assert sent() == [ADDRESS.lower()] * 2 + [OTHER] * 2  # the refused request did not use up OTHER's second
+
+
+# --- Retention ---------------------------------------------------------------------------------------
+
+
+def test_retention_is_off_by_default(held, settings):
+    from privacy.services import personal_data_expire
+
+    assert settings.PERSONAL_DATA_RETENTION_YEARS == 0 and settings.ERASE_CHILD_BIRTH_DATES_AFTER_DAYS is None
+    assert personal_data_expire(now=timezone.now() + datetime.timedelta(days=365 * 50)) == []
+    assert Order.objects.filter(erased_at__isnull=False).count() == 0
+
+
+def test_retention_erases_the_orders_older_than_the_setting_only(
+    held, siyum_notice, settings, django_capture_on_commit_callbacks
+):
+    from allocation.models import Letter, Name
+    from certificates.models import Certificate
+    from privacy.services import personal_data_expire
+
+    from .test_certificates import pdf_text
+
+    settings.PERSONAL_DATA_RETENTION_YEARS = 3
+    settings.IMPORT_FILES_KEPT_DAYS = 0
+    paid, pending, other = held["paid"], held["pending"], held["other"]
+    now = timezone.now()
+    Order.objects.filter(pk=paid.pk).update(created_at=now - datetime.timedelta(days=3 * 365 + 2))
+    Order.objects.filter(pk=other.pk).update(created_at=now - datetime.timedelta(days=3 * 365 - 2))
+    letters = sorted(Letter.objects.values_list("name_id", "position"))
+    with django_capture_on_commit_callbacks(execute=True):
+        [entry] = personal_data_expire(now=now)
+    assert entry.action == "retention" and entry.subject_hash == "" and "before" in entry.reason
+    assert entry.counts["orders"] == 1 and entry.counts["certificates"] == 2
+    paid.refresh_from_db()
+    assert (paid.buyer_email, paid.buyer_name, paid.erased_at) == ("", "", now)
+    assert set(Name.objects.filter(order=paid).values_list("english_name", "city")) == {("", "")}
+    assert not Order.history.filter(id=paid.pk).exclude(buyer_email="").exists()
+    certificate = Certificate.objects.filter(name__order=paid).order_by("name_id").first()
+    assert ENGLISH_NAME not in pdf_text(certificate.file.read())
+    # Younger than three years: as they were; the letters as they were.
+    for younger in (pending, other):
+        younger.refresh_from_db()
+        assert younger.buyer_email and younger.erased_at is None
+    assert sorted(Letter.objects.values_list("name_id", "position")) == letters
+    # The siyum notice is of a siyum held this year: kept. Again: nothing more is due.
+    assert siyum_notice.__class__.objects.filter(pk=siyum_notice.pk).exists()
+    assert personal_data_expire(now=now) == []
+
+
+def test_retention_deletes_the_notices_of_old_siyumim(siyum_notice, settings):
+    from privacy.services import personal_data_expire
+
+    settings.PERSONAL_DATA_RETENTION_YEARS = 2
+    [entry] = personal_data_expire(now=timezone.now().replace(year=2028, month=6))
+    assert entry.counts["siyum_notices"] == 1 and not siyum_notice.__class__.objects.exists()
+
+
+def test_childrens_dates_of_birth_are_erased_after_payment_once_checked(campaigns, settings):
+    from allocation.models import Name
+    from allocation.services import name_correct, order_allocate, order_mark_paid
+    from privacy.services import personal_data_expire
+
+    from .factories import child_name_data
+
+    settings.ERASE_CHILD_BIRTH_DATES_AFTER_DAYS = 30
+    paid = make_order(campaigns["children"], 2, names=[child_name_data(0), child_name_data(1)])
+    order_mark_paid(order_id=paid.pk)
+    order_allocate(order_id=paid.pk)
+    unpaid = make_order(campaigns["children"], 1, names=[child_name_data(0)])
+    grown = make_order(campaigns["idf"], 1, names=[name_data(0, date_of_birth=datetime.date(1980, 5, 1))])
+    order_mark_paid(order_id=grown.pk)
+
+    assert personal_data_expire(now=timezone.now() + datetime.timedelta(days=29)) == []
+    [entry] = personal_data_expire(now=timezone.now() + datetime.timedelta(days=31))
+    assert entry.counts["orders"] == 2
+    assert list(Name.objects.filter(order=paid).values_list("date_of_birth", flat=True)) == [None, None]
+    assert Name.objects.get(order=unpaid).date_of_birth is not None  # it may be started again, checked again
+    assert Name.objects.get(order=grown).date_of_birth == datetime.date(1980, 5, 1)  # no age limit there
+    # The name stays accepted: a correction of its spelling is not refused for the date it lost.
+    name = Name.objects.filter(order=paid).first()
+    corrected = name_correct(name_id=name.pk, data={"hebrew_name": "מנחם"})
+    assert corrected.hebrew_name == "מנחם" and corrected.date_of_birth is None
+    assert not Name.history.filter(order_id=paid.pk).exclude(date_of_birth=None).exists()
+
+
+def test_finished_imports_lose_their_file_after_the_days_kept(
+    client, campaigns, settings, django_capture_on_commit_callbacks
+):
+    from privacy.services import personal_data_expire
+    from registrations.models import ImportStatus, NameImport
+    from registrations.services import name_import_check, name_import_create
+
+    from .conftest import make_user
+
+    settings.IMPORT_FILES_KEPT_DAYS = 30
+    shliach = make_user("retention-shliach", permissions=["accounts.register_names"])
+    refused_file = "hebrew_name,parent_hebrew_name,gender\nמשה,מרים,x\n".encode()
+    made = []
+    for _ in range(2):
+        name_import = name_import_create(
+            user=shliach, campaign=campaigns["idf"], source_name="families.csv", content=refused_file
+        )
+        name_import_check(import_id=name_import.pk)
+        made.append(NameImport.objects.get(pk=name_import.pk))
+    old, recent = made
+    assert old.status == recent.status == ImportStatus.REFUSED and old.preview
+    NameImport.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=31))
+    path, storage = old.file.name, old.file.storage
+    with django_capture_on_commit_callbacks(execute=True):  # the file goes once committed
+        [entry] = personal_data_expire()
+    assert entry.counts["name_imports"] == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.file.name, old.preview) == ("", []) and not storage.exists(path)
+    assert recent.file and storage.exists(recent.file.name) and recent.preview
+    # Its page still says what was refused, and why.
+    client.force_login(shliach)
+    page = client.get(f"/shliach/imports/{old.pk}/")
+    assert page.status_code == 200 and "families.csv" in page.content.decode()
+
+
+def test_the_expiry_command_says_what_it_did(held, settings):
+    settings.PERSONAL_DATA_RETENTION_YEARS = 1
+    Order.objects.filter(pk=held["paid"].pk).update(created_at=timezone.now() - datetime.timedelta(days=400))
+    assert "orders 1" in run_command("expire_personal_data")
+    assert "Nothing was due." in run_command("expire_personal_data")

@@ -46,6 +46,7 @@ def test_every_scheduled_task_exists_and_every_sweeper_is_scheduled():
         "siyum.tasks.resume_siyum_notices",
         "reports.tasks.send_weekly_reports",
         "scrolls.tasks.repair_progress",
+        "privacy.tasks.expire_personal_data",
     }
     assert sweepers <= scheduled
 

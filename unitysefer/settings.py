@@ -456,3 +456,8 @@ IMPORT_FILES_KEPT_DAYS = env.int("IMPORT_FILES_KEPT_DAYS", default=30)
 PRIVACY_EXPORT_LINK_HOURS = env.int("PRIVACY_EXPORT_LINK_HOURS", default=24)
 PRIVACY_EXPORT_PER_IP = env.str("PRIVACY_EXPORT_PER_IP", default="5/h")
 PRIVACY_EXPORT_PER_ADDRESS = env.str("PRIVACY_EXPORT_PER_ADDRESS", default="3/d")
+# Daily: what has been kept longer than the settings above allow is erased (privacy.services).
+CELERY_BEAT_SCHEDULE["expire-personal-data"] = {
+    "task": "privacy.tasks.expire_personal_data",
+    "schedule": crontab(minute=23, hour=2),
+}

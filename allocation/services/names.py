@@ -104,12 +104,13 @@ def _field_max_length(field: str) -> int:
     return Name._meta.get_field(field).max_length
 
 
-def name_clean(*, data: dict, campaign: Campaign, today: datetime.date | None = None) -> dict:
+def name_clean(*, data: dict, campaign: Campaign, today: datetime.date | None = None, eligibility: bool = True) -> dict:
     """Normalise and validate one name for a campaign, including who the campaign is for
     (age limits, the departed); raise ValidationError keyed by field. `today` is the day of
     purchase (default: today in the campaign's time zone). Whatever comes in (a spreadsheet
     cell of 10,000 characters, a NUL byte, a date that is no day) ends as a message, never as
-    a database error."""
+    a database error. Without `eligibility`, who the campaign is for is not checked again (a
+    name accepted once, whose date of birth was erased since)."""
     cleaned = {field: data.get(field) for field in NAME_FIELDS}
     errors = {}
     for field in ("hebrew_name", "parent_hebrew_name"):
@@ -141,7 +142,7 @@ def name_clean(*, data: dict, campaign: Campaign, today: datetime.date | None = 
         today = today or campaign_today(campaign=campaign)
         if cleaned["date_of_birth"] and cleaned["date_of_birth"] > today:
             errors["date_of_birth"] = [_("The date of birth cannot be in the future.")]
-    if "gender" not in errors and "date_of_birth" not in errors:
+    if eligibility and "gender" not in errors and "date_of_birth" not in errors:
         errors.update(_eligibility_errors(cleaned=cleaned, campaign=campaign, today=today))
     if errors:
         raise ValidationError(errors)
@@ -154,7 +155,15 @@ def name_correction_clean(*, name: Name, data: dict) -> dict:
     order = name.order
     ordered_on = timezone.localtime(order.created_at, ZoneInfo(order.campaign.time_zone)).date()
     current = {field: getattr(name, field) for field in NAME_FIELDS}
-    return name_clean(data={**current, **data}, campaign=order.campaign, today=ordered_on)
+    # Its date of birth erased (the privacy app) after the age limit was checked when it was
+    # ordered: the name stays accepted, unless the correction gives a date to check again.
+    erased_birth_date = name.date_of_birth is None and not data.get("date_of_birth")
+    return name_clean(
+        data={**current, **data},
+        campaign=order.campaign,
+        today=ordered_on,
+        eligibility=not (erased_birth_date and order.campaign.requires_date_of_birth),
+    )
 
 
 def name_correct(*, name_id: int, data: dict, corrected_by=None) -> Name:
