@@ -1,5 +1,5 @@
 """The shredders of the kinds of personal data the apps below privacy hold: certificates, orders
-(with their names, letters and honour letters), payments, accounts. registrations and siyum
+(with their names, letters and honour letters), payments, receipts, accounts. registrations and siyum
 register their own (their shredders.py); core.privacy says what a shredder does.
 
 What each keeps and erases, and why, is in docs/architecture.md ("Personal data")."""
@@ -26,6 +26,8 @@ from core import locks
 from core.privacy import Shredder, Subject
 from core.tasks import enqueue_on_commit
 from payments.models import Payment
+from receipts.models import Receipt
+from receipts.selectors import receipt_describe
 
 # What of a name is erased with its order's contact data; the Hebrew names, the parent's name,
 # ben/bas, "in memory of" and the country stay (the letter, and the campaign's counts).
@@ -249,6 +251,40 @@ class PaymentsShredder(Shredder):
         ]
 
 
+class ReceiptsShredder(Shredder):
+    """Receipts (and cancellation notes) issued for the orders: exported, and kept as issued,
+    the donor's name on them included. A receipt is the organisation's tax record, which the
+    law of its jurisdiction bids it keep (GDPR Art. 17(3)(b)); PostgreSQL refuses to change or
+    delete one (receipts/migrations/0002)."""
+
+    identifier = "receipts"
+    verbose_name = _lazy("Receipts (kept: tax records)")
+    position = 65
+
+    def export(self, *, subject: Subject):
+        receipts = (
+            Receipt.objects.filter(order_id__in=subject.order_ids)
+            .select_related("organisation", "order")
+            .order_by("order_id", "kind")
+        )
+        return [self._receipt(receipt) for receipt in receipts]
+
+    @staticmethod
+    def _receipt(receipt: Receipt) -> dict:
+        described = receipt_describe(receipt=receipt, order=receipt.order)
+        return {
+            "order_id": receipt.order_id,
+            "kind": receipt.kind,
+            "number": described["number"],
+            "organisation": receipt.organisation.name,
+            "issued_at": _when(receipt.issued_at),
+            "donor_name": receipt.donor_name,
+            "amount": str(receipt.amount),
+            "currency": receipt.currency,
+            "download_url": _site(described["download_url"]),
+        }
+
+
 class AccountShredder(Shredder):
     """An account with the address (a shliach, the hanhala): exported with its profile and the
     orders it registered; erased by emptying its name and address and closing it for good. The
@@ -336,4 +372,4 @@ class AccountShredder(Shredder):
 
 def privacy_shredders(sender, **kwargs) -> list[Shredder]:
     """privacy's answer to core.privacy.shredders_register (connected in PrivacyConfig.ready)."""
-    return [CertificatesShredder(), OrdersShredder(), PaymentsShredder(), AccountShredder()]
+    return [CertificatesShredder(), OrdersShredder(), PaymentsShredder(), ReceiptsShredder(), AccountShredder()]

@@ -872,3 +872,40 @@ def test_the_expiry_command_says_what_it_did(held, settings):
     Order.objects.filter(pk=held["paid"].pk).update(created_at=timezone.now() - datetime.timedelta(days=400))
     assert "orders 1" in run_command("expire_personal_data")
     assert "Nothing was due." in run_command("expire_personal_data")
+
+
+def test_receipts_are_exported_and_kept_as_issued(campaigns, tmp_path, settings):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from allocation.services import Buyer
+    from payments.services import payment_record_offline
+    from receipts.models import Receipt
+
+    from .conftest import make_user
+    from .test_receipts import EIN
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "receipts": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+    }
+    call_command("organisation_set", "chabad-us", "--name", "Chabad of the Valley", "--jurisdiction", "us",
+                 "--tax-id", EIN, "--campaign", "sefardi", stdout=io.StringIO())  # fmt: skip
+    order = make_order(campaigns["sefardi"], 1, buyer=Buyer(name=BUYER_NAME, email=ADDRESS))
+    cashier = make_user("privacy-cashier", permissions=["payments.record_offline_payment"])
+    payment_record_offline(order=order, reference="cash 1", recorded_by=cashier)
+    receipt = Receipt.objects.get(order=order)
+
+    run_command("export_personal_data", "--email", ADDRESS, "--output", str(tmp_path / "r.json"))
+    [exported] = json.loads((tmp_path / "r.json").read_text())["receipts"]
+    assert exported["number"] == receipt.display_number and exported["donor_name"] == BUYER_NAME
+    assert exported["download_url"].endswith(f"/orders/{order.token}/receipt.pdf")
+
+    said = run_command("erase_personal_data", "--email", ADDRESS)
+    assert "receipts" not in said  # nothing of theirs erased
+    # The tax record stays as issued, the donor's name on it; the order's own copy is erased.
+    assert database_rows_containing(BUYER_NAME) == {"receipts_receipt.donor_name": 1}
+    assert database_rows_containing(ADDRESS) == {}
+    assert Receipt.objects.get(pk=receipt.pk).donor_name == BUYER_NAME
