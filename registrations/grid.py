@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from allocation.forms import ConsentForm
+from allocation.services import Consent
 from scrolls.models import Campaign
 
 from .grid_selectors import name_draft_get
@@ -46,6 +48,7 @@ def grid_page(request, slug):
         "draft_rows": draft.rows if draft else [],
         "max_rows": GRID_MAX_ROWS,
         "max_length": GRID_MAX_VALUE_LENGTH,
+        "consent_form": ConsentForm(),
     }
     return render(request, "registrations/grid.html", context)
 
@@ -90,8 +93,12 @@ def grid_draft(request, slug):
 @require_POST
 def grid_submit(request, slug):
     campaign = _campaign_for_shliach(request, slug)
+    if not ConsentForm(request.POST).is_valid():
+        # The draft is kept, as typed: ticking the box and sending again loses nothing.
+        messages.error(request, _("Please confirm that the people you register agreed to the privacy notice."))
+        return redirect("registrations:grid", slug=campaign.slug)
     try:
-        name_import = name_draft_import(user=request.user, campaign=campaign)
+        name_import = name_draft_import(user=request.user, campaign=campaign, consent=Consent.given_now())
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("registrations:grid", slug=campaign.slug)

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from allocation.services import Consent
+
 from .models import NameDraft, NameImport
 from .services import name_import_start
 
@@ -105,7 +107,7 @@ def grid_rows_csv(*, rows: list[dict]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def name_draft_import(*, user, campaign, now=None) -> NameImport:
+def name_draft_import(*, user, campaign, now=None, consent: Consent | None = None) -> NameImport:
     """Send the draft's rows to the import and clear the draft; ValidationError if there is
     nothing to import. The draft row is locked so a double submit imports it once."""
     with transaction.atomic():
@@ -120,6 +122,7 @@ def name_draft_import(*, user, campaign, now=None) -> NameImport:
             campaign=campaign,
             source_name=_("Grid %(when)s") % {"when": when.strftime("%Y-%m-%d %H:%M")},
             content=grid_rows_csv(rows=rows),
+            consent=consent,
         )
         draft.delete()
     return name_import

@@ -63,6 +63,12 @@ class NameImport(models.Model):
     # Starts of the step under way (check, then import): a step killed for its limits comes back
     # (late acknowledgement, the sweeper), so it is counted, and failed after IMPORT_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The shliach's consent, for the people registered, to the privacy notice: given with the
+    # grid's rows or at the confirmation, and handed to order_place, which records it on the order.
+    consent_given_at = models.DateTimeField(_("consent given"), null=True, blank=True, editable=False)
+    consent_notice_version = models.CharField(
+        _("privacy notice consented to"), max_length=32, blank=True, default="", editable=False
+    )
 
     class Meta:
         verbose_name = _("name import")
@@ -72,6 +78,11 @@ class NameImport(models.Model):
             models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="name_import_status_known"),
             models.CheckConstraint(
                 condition=~Q(status="imported") | Q(order__isnull=False), name="name_import_imported_has_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_given_at__isnull=True, consent_notice_version="")
+                | (Q(consent_given_at__isnull=False) & ~Q(consent_notice_version="")),
+                name="name_import_consent_has_date_and_version",
             ),
         ]
 

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Profile
 from accounts.selectors import user_language
 from allocation.models import Name, Order, OrderChannel
-from allocation.services import campaign_today, name_clean, order_amount_suggested, order_place
+from allocation.services import Consent, campaign_today, name_clean, order_amount_suggested, order_place
 from payments.services import offline_payment_check, payment_record_offline
 
 from .models import ImportPayment, ImportStatus, NameImport
@@ -169,6 +169,7 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
                 names_cleaned=True,
                 created_by=user,
                 channel=OrderChannel.SHLIACH,
+                consent=name_import_consent(name_import=name_import),
             )
         except ValidationError as error:
             if "names" not in getattr(error, "error_dict", {}):
@@ -239,8 +240,22 @@ def _reporter(name_import: NameImport):
     return report
 
 
+def name_import_consent(*, name_import: NameImport) -> Consent | None:
+    """The consent the shliach gave for this import's people, as order_place records it."""
+    if name_import.consent_given_at is None:
+        return None
+    return Consent(at=name_import.consent_given_at, notice_version=name_import.consent_notice_version)
+
+
 def name_import_create(
-    *, user, campaign, source_name: str, content, payment_method: str = "", payment_reference: str = ""
+    *,
+    user,
+    campaign,
+    source_name: str,
+    content,
+    payment_method: str = "",
+    payment_reference: str = "",
+    consent: Consent | None = None,
 ) -> NameImport:
     """Keep the rows of a file (CSV or XLSX: bytes, or a file object, copied to storage in
     chunks). With a payment method it goes straight to importing (the command line: the import
@@ -261,6 +276,8 @@ def name_import_create(
         status=ImportStatus.IMPORTING if payment_method else ImportStatus.CHECKING,
         payment_method=payment_method,
         payment_reference=payment_reference.strip(),
+        consent_given_at=consent.at if consent else None,
+        consent_notice_version=consent.notice_version if consent else "",
     )
     stored = ContentFile(content) if isinstance(content, bytes) else content
     name_import.file.save(source_name[-100:] or "names.csv", stored, save=False)
@@ -268,14 +285,16 @@ def name_import_create(
     return name_import
 
 
-def name_import_start(*, user, campaign, source_name: str, content) -> NameImport:
+def name_import_start(*, user, campaign, source_name: str, content, consent: Consent | None = None) -> NameImport:
     """Keep the rows (as name_import_create; pasted text as UTF-8 CSV or tab-separated) and
     queue their check. The shliach follows it at reverse("registrations:import-detail",
     args=[pk]), which shows the problems or the preview and asks to confirm."""
     from .tasks import name_import_check_enqueue
 
     with transaction.atomic():
-        name_import = name_import_create(user=user, campaign=campaign, source_name=source_name, content=content)
+        name_import = name_import_create(
+            user=user, campaign=campaign, source_name=source_name, content=content, consent=consent
+        )
         name_import_check_enqueue(import_id=name_import.pk)
     return name_import
 
@@ -320,8 +339,12 @@ def name_import_payment_choices(*, user) -> list[str]:
     return choices
 
 
-def name_import_confirm(*, import_id: int, user, payment_method: str, payment_reference: str = "") -> NameImport:
-    """The shliach confirms a checked import: it is queued to run once, all at once."""
+def name_import_confirm(
+    *, import_id: int, user, payment_method: str, payment_reference: str = "", consent: Consent | None = None
+) -> NameImport:
+    """The shliach confirms a checked import: it is queued to run once, all at once. `consent`
+    (the confirmation's box, when the grid did not ask it already) is kept with the import for
+    order_place."""
     from .tasks import name_import_run_enqueue
 
     with transaction.atomic():
@@ -342,7 +365,11 @@ def name_import_confirm(*, import_id: int, user, payment_method: str, payment_re
         name_import.payment_method = payment_method
         name_import.payment_reference = payment_reference
         name_import.attempts = 0  # the import's own, not the check's
-        name_import.save(update_fields=["status", "payment_method", "payment_reference", "attempts"])
+        updated = ["status", "payment_method", "payment_reference", "attempts"]
+        if consent is not None and name_import.consent_given_at is None:
+            name_import.consent_given_at, name_import.consent_notice_version = consent.at, consent.notice_version
+            updated += ["consent_given_at", "consent_notice_version"]
+        name_import.save(update_fields=updated)
         name_import_run_enqueue(import_id=import_id)
     return name_import
 

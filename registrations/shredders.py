@@ -53,6 +53,12 @@ class NameImportsShredder(Shredder):
                     "rows": name_import.row_count,
                     "order_id": name_import.order_id,
                     "file_kept": bool(name_import.file),
+                    "consent": {
+                        "given_at": _when(name_import.consent_given_at),
+                        "privacy_notice_version": name_import.consent_notice_version,
+                    }
+                    if name_import.consent_given_at
+                    else None,
                 }
                 for name_import in imports.order_by("pk")
             ],

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.selectors import user_is_shliach
 from accounts.services import profile_for
-from allocation.services import order_amount_suggested
+from allocation.forms import ConsentForm
+from allocation.services import Consent, order_amount_suggested
 from scrolls.selectors import campaign_list_active
 
 from .forms import ConfirmForm, ImportForm
@@ -63,17 +64,22 @@ def import_new(request):
 def import_detail(request, pk):
     _registrar_required(request)
     name_import = _own_import(request, pk)
-    confirm_form = None
+    confirm_form = consent_form = None
     if name_import.status == ImportStatus.READY:
         choices = name_import_payment_choices(user=request.user)
         confirm_form = ConfirmForm(request.POST or None, payment_choices=choices)
-        if request.method == "POST" and confirm_form.is_valid():
+        # The consent for the people registered, unless the grid asked it with the rows.
+        if name_import.consent_given_at is None:
+            consent_form = ConsentForm(request.POST or None)
+        consent_given = consent_form is None or consent_form.is_valid()
+        if request.method == "POST" and confirm_form.is_valid() and consent_given:
             try:
                 name_import_confirm(
                     import_id=name_import.pk,
                     user=request.user,
                     payment_method=confirm_form.cleaned_data["payment_method"],
                     payment_reference=confirm_form.cleaned_data.get("payment_reference", ""),
+                    consent=Consent.given_now() if consent_form is not None else None,
                 )
             except ValidationError as error:
                 if hasattr(error, "error_dict"):
@@ -89,6 +95,7 @@ def import_detail(request, pk):
     context = {
         "name_import": name_import,
         "confirm_form": confirm_form,
+        "consent_form": consent_form,
         "amount": order_amount_suggested(campaign=name_import.campaign, name_count=name_import.row_count),
         "progress": name_import_progress(name_import=name_import),
         "working": name_import.status in (ImportStatus.CHECKING, ImportStatus.IMPORTING),

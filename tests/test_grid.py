@@ -123,7 +123,7 @@ def test_the_largest_grid_is_accepted(shliach_client, shliach, campaigns):
 
 def test_submit_sends_the_rows_as_csv_to_the_import_and_clears_the_draft(shliach_client, shliach, campaigns):
     put_rows(shliach_client, ROWS)
-    response = shliach_client.post(reverse("registrations:grid-submit", args=["idf"]))
+    response = shliach_client.post(reverse("registrations:grid-submit", args=["idf"]), {"consent": "on"})
 
     name_import = NameImport.objects.get(created_by=shliach)
     assert response.status_code == 302
@@ -141,7 +141,8 @@ def test_submit_sends_the_rows_as_csv_to_the_import_and_clears_the_draft(shliach
 
 def test_an_empty_grid_is_sent_back_with_a_message(shliach_client, shliach, campaigns):
     put_rows(shliach_client, [{"gender": "m", "deceased": "yes"}, {"city": "  "}])
-    response = shliach_client.post(reverse("registrations:grid-submit", args=["idf"]), follow=True)
+    url = reverse("registrations:grid-submit", args=["idf"])
+    response = shliach_client.post(url, {"consent": "on"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("registrations:grid", args=["idf"])
     assert "The grid is empty" in response.content.decode()
     assert not NameImport.objects.exists()
@@ -251,6 +252,7 @@ def test_type_three_names_with_the_keyboard_reload_and_import(page, live_server,
     assert page.get_by_label("Row 3: Hebrew name", exact=True).evaluate("element => element === document.activeElement")
     assert page.locator("#grid-rows tr").count() == 3
     page.screenshot(path="/tmp/unitysefer-grid-desktop.png", full_page=True)
+    page.check("#id_consent")  # the people registered agreed to the privacy notice
     page.get_by_role("button", name="Check and import").click()
     page.wait_for_url(re.compile(r"/shliach/imports/\d+/$"))
     name_import = NameImport.objects.get(created_by=user)

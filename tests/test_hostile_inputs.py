@@ -336,7 +336,7 @@ def test_the_grid_keeps_or_refuses_hostile_rows_without_a_500(client, campaigns,
         response = client.put(url, json.dumps({"rows": [row]}), content_type="application/json")
         assert response.status_code in (200, 400), value[:40]
         assert_safe(client.get("/shliach/grid/idf/"))
-        response = client.post("/shliach/grid/idf/submit/")
+        response = client.post("/shliach/grid/idf/submit/", {"consent": "on"})
         assert_safe(response)
     for body in [b"[1, 2]", b'{"rows": "x"}', b'{"rows": [1, null, "x", []]}', b'{"rows": [{"hebrew_name": 5}]}',
                  b"\xff\xfe", b'{"rows": [' * 5000, b'{"rows": [{"hebrew_name": "\\ud800"}]}',

@@ -246,7 +246,9 @@ def test_the_pages_upload_check_confirm_and_import(campaigns, shliach, client, d
     page = client.get(response.url).content.decode()
     assert "3 names are ready to import" in page and "מנחם מענדל" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(response.url, {"payment_method": "offline", "payment_reference": "cash"})
+        response = client.post(
+            response.url, {"payment_method": "offline", "payment_reference": "cash", "consent": "on"}
+        )
     assert response.status_code == 302
     page = client.get(response.url).content.decode()
     assert "3 names were imported" in page

@@ -909,3 +909,80 @@ def test_receipts_are_exported_and_kept_as_issued(campaigns, tmp_path, settings)
     assert database_rows_containing(BUYER_NAME) == {"receipts_receipt.donor_name": 1}
     assert database_rows_containing(ADDRESS) == {}
     assert Receipt.objects.get(pk=receipt.pk).donor_name == BUYER_NAME
+
+
+# --- Consent at import ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registrar(db):
+    from .conftest import make_user
+
+    return make_user("consent-shliach", permissions=["accounts.register_names", "payments.record_offline_payment"])
+
+
+def test_an_imports_confirmation_asks_the_consent_and_records_it(
+    client, campaigns, registrar, notice_version, django_capture_on_commit_callbacks
+):
+    from registrations.models import ImportStatus, NameImport
+
+    from .test_imports import HEADER, csv_bytes, rows
+
+    client.force_login(registrar)
+    pasted = csv_bytes(HEADER, rows(2), delimiter="\t").decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        detail = client.post("/shliach/import/", {"campaign": campaigns["idf"].pk, "pasted": pasted}).url
+    page = client.get(detail).content.decode()
+    assert 'id="id_consent"' in page and "The people whose names I register" in page and 'href="/privacy/"' in page
+
+    paid = {"payment_method": "offline", "payment_reference": "cash 3"}
+    refused = client.post(detail, paid)
+    assert refused.status_code == 200 and 'id="id_consent_error"' in refused.content.decode()
+    assert NameImport.objects.get().status == ImportStatus.READY and not Order.objects.exists()
+
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(detail, {**paid, "consent": "on"}).status_code == 302
+    name_import = NameImport.objects.get()
+    assert name_import.status == ImportStatus.IMPORTED
+    order = name_import.order
+    assert order.privacy_notice_version == "2031-04-05" and before <= order.consent_at <= timezone.now()
+    assert order.consent_at == name_import.consent_given_at
+
+
+def test_the_grids_submit_asks_the_consent_and_the_import_carries_it(
+    client, campaigns, registrar, notice_version, django_capture_on_commit_callbacks
+):
+    from registrations.models import NameDraft, NameImport
+
+    from .test_grid import ROWS, put_rows
+
+    client.force_login(registrar)
+    page = client.get("/shliach/grid/idf/").content.decode()
+    assert re.search(r'id="grid-submit-form".*id="id_consent"', page, re.S)
+    put_rows(client, ROWS)
+    refused = client.post("/shliach/grid/idf/submit/", follow=True)
+    assert (
+        refused.redirect_chain[-1][0] == "/shliach/grid/idf/"
+        and "agreed to the privacy notice" in refused.content.decode()
+    )
+    assert NameDraft.objects.filter(created_by=registrar).exists() and not NameImport.objects.exists()  # kept as typed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        detail = client.post("/shliach/grid/idf/submit/", {"consent": "on"}).url
+    name_import = NameImport.objects.get()
+    assert name_import.consent_notice_version == "2031-04-05" and name_import.consent_given_at
+    assert 'id="id_consent"' not in client.get(detail).content.decode()  # given with the rows: not asked again
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(detail, {"payment_method": "offline", "payment_reference": "cash 4"})
+    order = NameImport.objects.get().order
+    assert (order.consent_at, order.privacy_notice_version) == (name_import.consent_given_at, "2031-04-05")
+
+
+def test_the_command_lines_import_records_no_consent(campaigns, registrar, tmp_path):
+    from .test_imports import HEADER, csv_bytes, rows
+
+    path = tmp_path / "names.csv"
+    path.write_bytes(csv_bytes(HEADER, rows(1)))
+    run_command("import_names", str(path), "--campaign", "idf", "--user", registrar.username, "--paid-offline", "r1")
+    assert Order.objects.get().consent_at is None  # the operator's door: nobody there gave one
