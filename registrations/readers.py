@@ -411,6 +411,14 @@ class _MeasuredPart:
         if self._limit is None:
             self._archive.given_whole += len(data)
             if self._archive.given_whole > settings.IMPORT_XLSX_MAX_WHOLE_BYTES:
+                if self._info.filename in self._archive.worksheets:
+                    # openpyxl reads a sheet through to find its size when the sheet does not say it.
+                    raise FileRefused(
+                        _(
+                            "The sheet of this XLSX file does not say its size, as Excel's do: save it again from "
+                            "Excel, or as CSV (UTF-8)."
+                        )
+                    )
                 raise FileRefused(
                     _(
                         "The workbook, styles and other parts of this XLSX file (its sheet aside) are larger than "
@@ -452,6 +460,7 @@ class _MeasuredZip(zipfile.ZipFile):
         super().__init__(file)
         self.given = self.given_whole = 0
         self.shared_strings = None
+        self.worksheets = set()
         self.streaming = False
         self._opened = set()
 
@@ -513,7 +522,7 @@ def _xlsx_open(raw):
     # openpyxl only where a spreadsheet is read: the web processes never load it.
     from openpyxl.packaging.manifest import Manifest
     from openpyxl.reader.excel import ExcelReader
-    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_TYPE
     from openpyxl.xml.functions import fromstring
 
     size = _zip_directory_size(raw)
@@ -529,7 +538,9 @@ def _xlsx_open(raw):
         archive = _MeasuredZip(raw)
         _xlsx_measure(archive)
         # The shared strings are the part openpyxl finds as it does, by their content type.
-        strings = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES))).find(SHARED_STRINGS)
+        manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+        archive.worksheets = {part.PartName[1:] for part in manifest.Override if part.ContentType == WORKSHEET_TYPE}
+        strings = manifest.find(SHARED_STRINGS)
         if strings is not None:
             archive.shared_strings = strings.PartName[1:]
             declared = archive.getinfo(archive.shared_strings).file_size

@@ -103,6 +103,12 @@ def test_parts_read_whole_are_measured_together_as_they_are_read(campaigns, shli
     assert "larger than 0.02 MB together (the limit)" in message
     content = crafted.xlsx(sheet=crafted.sheet([SHORT_HEADER, *name_rows(2)]))
     assert checked(shliach, campaigns["idf"], content).status == ImportStatus.READY
+    # A sheet that does not say its size is read through by openpyxl as the workbook opens.
+    data = [HEADER, *rows(300)]
+    message = refused(shliach, campaigns["idf"], crafted.xlsx(sheet=crafted.sheet(data)))
+    assert message.startswith("The sheet of this XLSX file does not say its size")
+    content = crafted.xlsx(sheet=crafted.sheet(data, dimension="A1:H301"))
+    assert checked(shliach, campaigns["idf"], content).status == ImportStatus.READY
 
 
 def test_a_sheet_total_and_number_of_parts_over_their_limits_are_refused(campaigns, shliach, settings):
