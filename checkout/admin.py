@@ -214,7 +214,10 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
         if obj is None:
             return []
         settled = self.SETTLED_FIELDS if obj.status != OrderStatus.PENDING else []
-        return [*self.readonly_fields, *settled, "names_link", "payments_summary"]
+        # Whom it was for was erased (the privacy app), and stays so: PostgreSQL refuses it too.
+        erased = ["buyer_name", "buyer_email", "buyer_phone"] if obj.erased_at else []
+        privacy = ["consent_at", "privacy_notice_version", "erased_at"]
+        return [*self.readonly_fields, *settled, *erased, *privacy, "names_link", "payments_summary"]
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -30,6 +30,7 @@ class ErasureForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "erase_%s")  # the page's look-up form has its own id_email
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False

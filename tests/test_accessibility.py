@@ -219,3 +219,24 @@ def test_errors_take_the_focus_and_are_announced(browser, live_server, campaigns
     message = page.inner_text(f"#{described.split()[0]}")
     assert page.get_attribute(f"#{focused}", "aria-invalid") == "true" and message.strip()
     context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "he", "ru"])
+def test_the_staff_page_of_an_address_and_its_erasure_form_have_no_serious_violation(
+    browser, live_server, campaigns, axe_script, language
+):
+    order = make_order(campaigns["idf"], 1)
+    staff = make_user(f"a11y-privacy-{language}", is_staff=True, permissions=["privacy.erase_personal_data"])
+    context = _context(browser, live_server, language, staff)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/staff/privacy/")
+    page.fill("#id_email", order.buyer_email)
+    page.click("#privacy-lookup button[type=submit]")
+    page.wait_for_selector("#privacy-erase")
+    found = _violations(page, axe_script, f"{language} /staff/privacy/ (an address)")
+    page.click("#privacy-erase button[type=submit]")  # no reason, no box: the form's errors
+    page.wait_for_selector("#privacy-erase .invalid-feedback")
+    found += _violations(page, axe_script, f"{language} /staff/privacy/ (the erasure's errors)")
+    assert page.evaluate("document.activeElement.id") == "erase_reason"  # the first field in error
+    context.close()
+    assert not found, "Accessibility violations:\n" + "\n".join(found)

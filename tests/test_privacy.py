@@ -986,3 +986,17 @@ def test_the_command_lines_import_records_no_consent(campaigns, registrar, tmp_p
     path.write_bytes(csv_bytes(HEADER, rows(1)))
     run_command("import_names", str(path), "--campaign", "idf", "--user", registrar.username, "--paid-offline", "r1")
     assert Order.objects.get().consent_at is None  # the operator's door: nobody there gave one
+
+
+def test_the_order_admin_shows_the_consent_and_keeps_an_erased_order_erased(client, held):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("privacy-admin", "admin@example.org", "pw"))
+    paid = held["paid"]
+    page = client.get(f"/admin/allocation/order/{paid.pk}/change/").content.decode()
+    assert paid.privacy_notice_version in page and 'name="buyer_email"' in page
+    run_command("erase_personal_data", "--email", ADDRESS)
+    response = client.get(f"/admin/allocation/order/{paid.pk}/change/")
+    page = response.content.decode()
+    assert response.status_code == 200 and 'name="buyer_email"' not in page  # read-only once erased
+    assert "Personal data erased" in page
