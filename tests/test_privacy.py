@@ -1000,3 +1000,13 @@ def test_the_order_admin_shows_the_consent_and_keeps_an_erased_order_erased(clie
     page = response.content.decode()
     assert response.status_code == 200 and 'name="buyer_email"' not in page  # read-only once erased
     assert "Personal data erased" in page
+
+
+def test_the_system_check_refuses_a_notice_without_a_version(settings):
+    from privacy.checks import privacy_settings_check
+
+    assert privacy_settings_check(None) == []
+    settings.PRIVACY_NOTICE_VERSION = " "
+    assert [error.id for error in privacy_settings_check(None)] == ["privacy.E001"]
+    settings.PRIVACY_NOTICE_VERSION, settings.PERSONAL_DATA_RETENTION_YEARS = "x" * 33, -1
+    assert [error.id for error in privacy_settings_check(None)] == ["privacy.E002", "privacy.E003"]
