@@ -130,7 +130,7 @@ def buy_through_pages(client, *, rng, campaign=WEB_CAMPAIGN):
         "names-TOTAL_FORMS": "1", "names-INITIAL_FORMS": "0", "names-MIN_NUM_FORMS": "0",
         "names-MAX_NUM_FORMS": "1000", "names-0-hebrew_name": name["hebrew_name"], "names-0-gender": "m",
         "names-0-parent_hebrew_name": name["parent_hebrew_name"], "buyer_name": "Load Test",
-        "buyer_email": "load@example.org", "buyer_phone": "", "amount": "",
+        "buyer_email": "load@example.org", "buyer_phone": "", "amount": "", "consent": "on",
     })  # fmt: skip
     if status != 302:
         raise AssertionError(f"buy form: {status} {data[:300]!r}")
