@@ -213,7 +213,7 @@ def _beyond_the_rows(number: int, blank: bool, limit: int) -> bool:
 
 def _columns_check(row, number: int, limit: int) -> None:
     """Refuse a row with anything beyond the first `limit` columns."""
-    if len(row) > limit and any(_cell_text(value) for value in row[limit:]):
+    if any(_cell_text(value) for value in row[limit:]):
         raise FileRefused(
             _("Row %(row)d has more than %(limit)s columns (the limit): delete the columns that are not needed.")
             % {"row": number, "limit": _count(limit)}
@@ -229,10 +229,12 @@ def sheet_rows(cells: Iterator[list]) -> Iterator[SheetRow]:
         header = next(cells)
     except StopIteration:
         raise FileRefused(_("The file is empty.")) from None
-    _columns_check(header, 1, max_columns)
+    if len(header) > max_columns:
+        _columns_check(header, 1, max_columns)
     mapping, _unknown = columns_from_header(header)
     for number, row in enumerate(cells, start=2):
-        _columns_check(row, number, max_columns)
+        if len(row) > max_columns:  # the check only where it can refuse: once a row is a lot of rows
+            _columns_check(row, number, max_columns)
         # None is most cells of a wide spreadsheet's rows: not worth a call each.
         texts = [_cell_text(value) if value is not None else "" for value in row]
         if number > max_rows + 1:
@@ -284,7 +286,7 @@ def _csv_rows_check(text: io.TextIOBase, delimiter: str, lines: int) -> None:
     to nothing, and only a file of more lines than the limit is read once more (at csv's own
     speed) to count its rows as the walk will."""
     limit = settings.IMPORT_MAX_ROWS
-    if lines < limit + 1:
+    if lines <= limit + 1:  # the header and the limit's rows; one more unended line, the walk refuses
         return
     try:
         for number, row in enumerate(csv.reader(text, delimiter=delimiter), start=1):
