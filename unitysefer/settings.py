@@ -234,7 +234,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16_
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50_000_000)
 # What one import may cost, each refused with the limit named (registrations/readers.py): rows
 # of names, and columns (an XLSX sheet is never read further right than one past it).
-IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+# A whole scroll (304,805 letters in the longest edition) fits one file: a shliach may fill one.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=310_000)
 IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
 # An XLSX file is a zip of XML parts, measured from its directory before openpyxl opens it and
 # as openpyxl reads it (uncompressed bytes). openpyxl streams the sheet's rows but reads the
