@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "checkout",
     "privacy",
     "receipts",
+    "operations",
 ]
 
 MIDDLEWARE = [
