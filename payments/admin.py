@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import HistoryReadOnlyAdminMixin, ReadOnlyAdminMixin, StaffViewAdminMixin
 
-from .models import Payment, StripeEvent
+from .models import Payment, StripeEvent, StripePayout
 from .providers import ProviderUnavailable
 from .services import payment_refund
 
@@ -39,6 +39,13 @@ class PaymentAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistory
         "dispute_reason",
         "dispute_amount",
         "dispute_updated_at",
+        "succeeded_at",
+        "stripe_charge_id",
+        "stripe_balance_transaction_id",
+        "stripe_fee",
+        "stripe_net",
+        "stripe_balance_currency",
+        "payout",
         "created_at",
         "updated_at",
     ]
@@ -90,3 +97,10 @@ class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "type", "payment_intent_id", "received_at", "processed_at", "outcome"]
     search_fields = ["event_id", "payment_intent_id"]
     list_filter = ["type"]
+
+
+@admin.register(StripePayout)
+class StripePayoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payout_id", "amount", "currency", "status", "arrival_date", "transactions_listed_at"]
+    search_fields = ["payout_id"]
+    list_filter = ["status", "currency"]

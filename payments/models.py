@@ -52,6 +52,26 @@ class Payment(models.Model):
     dispute_amount = models.DecimalField(_("amount disputed"), max_digits=12, decimal_places=3, null=True, blank=True)
     # When Stripe made the event last applied: an older one delivered late changes nothing.
     dispute_updated_at = models.DateTimeField(_("dispute updated"), null=True, blank=True)
+    # When the money was received (the attempt succeeded): the treasurer's month counts by it.
+    succeeded_at = models.DateTimeField(_("succeeded"), null=True, blank=True, db_index=True)
+    # What Stripe reports of the charge's balance transaction: its fee and what is left (net), in
+    # the currency of the Stripe balance (which may differ from the payment's). None: not reported.
+    stripe_charge_id = models.CharField(_("Stripe charge"), max_length=255, blank=True, db_index=True)
+    stripe_balance_transaction_id = models.CharField(
+        _("Stripe balance transaction"), max_length=255, blank=True, db_index=True
+    )
+    stripe_fee = models.DecimalField(_("Stripe fee"), max_digits=12, decimal_places=3, null=True, blank=True)
+    stripe_net = models.DecimalField(_("net of the Stripe fee"), max_digits=12, decimal_places=3, null=True, blank=True)
+    stripe_balance_currency = models.CharField(_("Stripe balance currency"), max_length=3, blank=True)
+    # The Stripe payout the charge was paid out in, once Stripe listed it there.
+    payout = models.ForeignKey(
+        "StripePayout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("Stripe payout"),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     history = HistoricalRecords()
@@ -96,3 +116,28 @@ class StripeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class StripePayout(models.Model):
+    """A payout of the Stripe balance to the bank, as Stripe's payout.* events told it. The
+    payments it carried are linked once it is paid (balance transactions listed by payout)."""
+
+    payout_id = models.CharField(_("payout id"), max_length=255, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=3)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=32)
+    arrival_date = models.DateField(_("arrival date"), null=True, blank=True)
+    # When Stripe made the event last applied: an older one delivered late changes nothing.
+    stripe_updated_at = models.DateTimeField(_("updated at Stripe"), null=True, blank=True)
+    # Its balance transactions were listed (up to a cap of pages: truncated says it was reached).
+    transactions_listed_at = models.DateTimeField(_("transactions listed"), null=True, blank=True)
+    transactions_truncated = models.BooleanField(_("transactions listed in part"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Stripe payout")
+        verbose_name_plural = _("Stripe payouts")
+        ordering = ["-arrival_date", "-id"]
+
+    def __str__(self):
+        return f"{self.payout_id} {self.amount} {self.currency} ({self.status})"

@@ -26,10 +26,10 @@ from django.utils.translation import gettext as _
 from accounts.services import profile_for
 from allocation.models import Order, OrderStatus
 from allocation.services import order_allocate_or_enqueue, order_mark_paid, order_refund_record
-from core.currencies import currency_quantize
+from core.currencies import CURRENCIES, currency_quantize
 from core.tasks import enqueue_on_commit
 
-from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent
+from .models import Payment, PaymentProvider, PaymentStatus, StripeEvent, StripePayout
 from .providers import (
     ProviderStatus,
     ProviderUnavailable,
@@ -84,6 +84,7 @@ def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Paym
             currency=order.currency,
             reference=reference,
             recorded_by=recorded_by,
+            succeeded_at=timezone.now(),
         )
         payment._history_user = recorded_by  # the audit names the person, in a request or not
         payment.save(force_insert=True)
@@ -191,6 +192,7 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
             return payment
 
         payment.status = PaymentStatus.SUCCEEDED
+        payment.succeeded_at = timezone.now()
         order = Order.objects.select_for_update().get(pk=payment.order_id)
         # Against the order as it is now, not the attempt: an attempt started before its order's
         # amount was changed pays the old amount, which staff must see and settle.
@@ -212,7 +214,7 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
             logger.error("Payment %s flagged: order %s paid twice", payment.pk, order.pk)
         else:
             order_mark_paid(order_id=order.pk)
-        payment.save(update_fields=["status", "flagged_reason", "updated_at"])
+        payment.save(update_fields=["status", "flagged_reason", "succeeded_at", "updated_at"])
     if not payment.flagged_reason:  # the order was marked paid above, with the payment
         order_allocate_or_enqueue(order_id=payment.order_id)
     return payment
@@ -337,6 +339,17 @@ def stripe_event_process(*, event: dict) -> str:
             outcome = f"payment {payment.pk} {payment.status}"
             if payment.flagged_reason:
                 outcome += " (flagged)"
+            if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+                payment_charge_note(payment_id=payment.pk, charge=intent.get("latest_charge"))
+    elif event.get("type") in CHARGE_EVENTS and intent_id:
+        payment = Payment.objects.filter(provider=PaymentProvider.STRIPE, reference=intent_id).first()
+        if payment is None:
+            outcome = "unknown payment intent"
+        else:
+            asked = payment_charge_note(payment_id=payment.pk, charge=intent)
+            outcome = f"payment {payment.pk} charge noted" + (", fee asked" if asked else "")
+    elif event.get("type") in PAYOUT_EVENTS:
+        outcome = stripe_payout_record(payout=intent, event_type=event["type"], at=_event_time(event))
     elif event.get("type") == "charge.refunded" or event.get("type") in DISPUTE_EVENTS:
         payment = (
             Payment.objects.filter(provider=PaymentProvider.STRIPE, reference=intent_id).first() if intent_id else None
@@ -365,12 +378,7 @@ def _money_news_apply(*, event: dict, record: StripeEvent, payment: Payment, obj
                 fully=bool(obj.get("refunded")),
             )
         else:
-            made = event.get("created")
-            changed = payment_dispute_record(
-                payment_id=payment.pk,
-                dispute=obj,
-                at=datetime.fromtimestamp(made, UTC) if isinstance(made, int) else timezone.now(),
-            )
+            changed = payment_dispute_record(payment_id=payment.pk, dispute=obj, at=_event_time(event))
         if changed:
             enqueue_on_commit(_alert_task(), record.pk)
     payment.refresh_from_db()
@@ -380,10 +388,182 @@ def _money_news_apply(*, event: dict, record: StripeEvent, payment: Payment, obj
     return outcome if changed else outcome + " (no change)"
 
 
+def _event_time(event: dict):
+    """When Stripe made the event (now if it does not say)."""
+    made = event.get("created")
+    return datetime.fromtimestamp(made, UTC) if isinstance(made, int) else timezone.now()
+
+
 def _alert_task():
     from .tasks import send_payment_alert  # here: payments.tasks imports this module
 
     return send_payment_alert
+
+
+def _fee_task():
+    from .tasks import fetch_stripe_fee  # here: payments.tasks imports this module
+
+    return fetch_stripe_fee
+
+
+def _payout_task():
+    from .tasks import link_stripe_payout  # here: payments.tasks imports this module
+
+    return link_stripe_payout
+
+
+# --- Fees and payouts, as Stripe reports them ---------------------------------------------------
+
+# Stripe's news of a charge that may name its balance transaction (the fee and the net).
+CHARGE_EVENTS = ("charge.succeeded", "charge.updated")
+# Stripe's news of a payout of the balance to the bank.
+PAYOUT_EVENTS = (
+    "payout.created",
+    "payout.updated",
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+    "payout.reconciliation_completed",
+)
+# Listing a payout's balance transactions asks for at most this many pages of 100: beyond it the
+# payout is marked listed in part (transactions_truncated) rather than asked about without end.
+PAYOUT_TRANSACTIONS_MAX_PAGES = 20
+PAYOUT_TRANSACTIONS_PAGE_SIZE = 100
+STRIPE_ID = re.compile(r"[a-z]{2,4}_[A-Za-z0-9_]{1,250}")
+
+
+def _stripe_id(value, prefixes: tuple[str, ...]) -> str:
+    """A Stripe object's id (or the id of an expanded object), if it looks like one; else ""."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, str) and STRIPE_ID.fullmatch(value) and value.startswith(prefixes):
+        return value
+    return ""
+
+
+def payment_charge_note(*, payment_id: int, charge) -> bool:
+    """Stripe named the attempt's charge (an id, or the charge itself with its balance
+    transaction): both are kept, and the balance transaction is asked about once, by a worker
+    (fetch_stripe_fee), for its fee and net. Returns whether it was queued; never twice for one
+    payment, whatever events repeat it."""
+    charge_id = _stripe_id(charge, ("ch_", "py_"))
+    transaction_id = _stripe_id(charge.get("balance_transaction"), ("txn_",)) if isinstance(charge, dict) else ""
+    if charge_id:
+        Payment.objects.filter(pk=payment_id, stripe_charge_id="").update(stripe_charge_id=charge_id)
+    if not transaction_id:
+        return False
+    claimed = Payment.objects.filter(pk=payment_id, stripe_balance_transaction_id="", stripe_fee__isnull=True).update(
+        stripe_balance_transaction_id=transaction_id
+    )
+    if claimed:
+        enqueue_on_commit(_fee_task(), payment_id)
+    return bool(claimed)
+
+
+def _balance_figures(balance_transaction: dict) -> dict | None:
+    """The fee and net of a balance transaction in our terms (None if its currency is unknown)."""
+    currency = str(balance_transaction.get("currency") or "").upper()
+    fee, net = balance_transaction.get("fee"), balance_transaction.get("net")
+    if currency not in CURRENCIES or not isinstance(fee, int) or not isinstance(net, int):
+        return None
+    return {
+        "stripe_fee": from_minor_units(fee, currency),
+        "stripe_net": from_minor_units(net, currency),
+        "stripe_balance_currency": currency,
+    }
+
+
+def payment_fee_fetch(*, payment_id: int) -> bool:
+    """Ask Stripe for the balance transaction of the attempt's charge (one call) and record its
+    fee and net. Nothing to ask once they are known. Returns whether they were recorded now."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.provider != PaymentProvider.STRIPE or payment.stripe_fee is not None:
+        return False
+    if not payment.stripe_balance_transaction_id:
+        return False
+    found = StripeProvider().client.v1.balance_transactions.retrieve(payment.stripe_balance_transaction_id)
+    figures = _balance_figures(found.to_dict())
+    if figures is None:
+        logger.warning("Balance transaction %s: no fee in a known currency", payment.stripe_balance_transaction_id)
+        return False
+    return bool(Payment.objects.filter(pk=payment_id, stripe_fee__isnull=True).update(**figures))
+
+
+def stripe_payout_record(*, payout: dict, event_type: str, at) -> str:
+    """A payout.* event: the payout's amount, currency, status and arrival date recorded (an
+    older event delivered late changes nothing). Once paid, a worker lists the payments it
+    carried (link_stripe_payout)."""
+    payout_id = _stripe_id(payout, ("po_",))
+    currency = str(payout.get("currency") or "").upper()
+    amount = payout.get("amount")
+    if not payout_id or currency not in CURRENCIES or not isinstance(amount, int):
+        return "not a payout"
+    arrival = payout.get("arrival_date")
+    values = {
+        "amount": from_minor_units(amount, currency),
+        "currency": currency,
+        "status": str(payout.get("status") or "")[:32],
+        "arrival_date": datetime.fromtimestamp(arrival, UTC).date() if isinstance(arrival, int) else None,
+        "stripe_updated_at": at,
+    }
+    with transaction.atomic():
+        record, created = StripePayout.objects.select_for_update().get_or_create(payout_id=payout_id, defaults=values)
+        if not created and record.stripe_updated_at is not None and at < record.stripe_updated_at:
+            return f"payout {payout_id} (older news, no change)"
+        if not created:
+            for field, value in values.items():
+                setattr(record, field, value)
+            record.save(update_fields=list(values))
+        if record.status == "paid" and record.transactions_listed_at is None:
+            enqueue_on_commit(_payout_task(), record.pk)
+    return f"payout {payout_id} {record.status}"
+
+
+def stripe_payout_link(*, payout_pk: int) -> int:
+    """List a paid payout's balance transactions at Stripe (PAYOUT_TRANSACTIONS_MAX_PAGES pages at
+    most) and link the payments whose charges it carried, recording their fee and net where not
+    yet known. Returns how many payments were linked. Safe to run twice."""
+    record = StripePayout.objects.get(pk=payout_pk)
+    if record.transactions_listed_at is not None:
+        return 0
+    client = StripeProvider().client
+    params = {"payout": record.payout_id, "limit": PAYOUT_TRANSACTIONS_PAGE_SIZE}
+    carried: dict[str, dict] = {}
+    truncated = False
+    for page_number in range(PAYOUT_TRANSACTIONS_MAX_PAGES + 1):
+        if page_number == PAYOUT_TRANSACTIONS_MAX_PAGES:
+            truncated = True
+            break
+        page = client.v1.balance_transactions.list(params=params).to_dict()
+        rows = page.get("data") or []
+        for row in rows:
+            source = _stripe_id(row.get("source"), ("ch_", "py_"))
+            if source:
+                carried[source] = row
+        if not page.get("has_more") or not rows:
+            break
+        params["starting_after"] = rows[-1]["id"]
+    linked = 0
+    with transaction.atomic():
+        payments = Payment.objects.select_for_update().filter(
+            provider=PaymentProvider.STRIPE, stripe_charge_id__in=list(carried)
+        )
+        for payment in payments:
+            row = carried[payment.stripe_charge_id]
+            payment.payout = record
+            fields = ["payout"]
+            figures = _balance_figures(row)
+            if payment.stripe_fee is None and figures is not None:
+                for field, value in figures.items():
+                    setattr(payment, field, value)
+                payment.stripe_balance_transaction_id = str(row.get("id") or "")[:255]
+                fields += [*figures, "stripe_balance_transaction_id"]
+            payment.save(update_fields=[*fields, "updated_at"])
+            linked += 1
+        StripePayout.objects.filter(pk=record.pk).update(
+            transactions_listed_at=timezone.now(), transactions_truncated=truncated
+        )
+    return linked
 
 
 def payment_refund_record(*, payment_id: int, amount_refunded_minor: int, fully: bool) -> bool:
@@ -405,6 +585,10 @@ def payment_refund_record(*, payment_id: int, amount_refunded_minor: int, fully:
         if fully and payment.status != PaymentStatus.REFUNDED:
             payment.status = PaymentStatus.REFUNDED
             fields.append("status")
+        if payment.amount_refunded > 0 and payment.succeeded_at is None:
+            # Refunded before its success was heard: the money came in all the same.
+            payment.succeeded_at = timezone.now()
+            fields.append("succeeded_at")
         if not fields:
             return False
         payment.save(update_fields=[*fields, "updated_at"])

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scrolls.models import Campaign
 
+from .accounts import month_parse
 from .models import Organisation
 
 
@@ -50,3 +51,23 @@ class OrganisationForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["campaigns"].initial = list(self.instance.campaign_links.values_list("campaign_id", flat=True))
             self.fields["slug"].disabled = True  # the command and the links name it
+
+
+class AccountsReportForm(forms.Form):
+    """The treasurer's choice: an organisation (by its slug) and a month (YYYY-MM)."""
+
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.order_by("name"), to_field_name="slug", empty_label=None
+    )
+    month = forms.CharField(
+        label=_("Month"),
+        max_length=7,
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM", "dir": "ltr"}),
+        help_text=_("YYYY-MM, in the organisation's time zone."),
+    )
+
+    def clean_month(self):
+        try:
+            return month_parse(self.cleaned_data["month"])
+        except ValueError:
+            raise forms.ValidationError(_("Give a month as YYYY-MM, e.g. 2026-03."), code="month") from None

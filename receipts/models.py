@@ -132,6 +132,8 @@ class Organisation(models.Model):
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
         ordering = ["slug"]
+        # The treasurer's view (/staff/accounts/): staff with this permission only.
+        permissions = [("view_accounts", _("Can view the accounts"))]
         constraints = [
             models.CheckConstraint(condition=Q(jurisdiction__in=Jurisdiction.values), name="organisation_jurisdiction"),
             models.CheckConstraint(

@@ -4,7 +4,9 @@ Hebrew right to left. Fetches only the project's static files and data: URIs (co
 """
 
 import base64
+import csv
 import functools
+import io
 import logging
 import mimetypes
 from decimal import Decimal
@@ -13,10 +15,12 @@ from zoneinfo import ZoneInfo
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
-from django.utils.translation import get_language_bidi
+from django.utils.translation import get_language, get_language_bidi
+from django.utils.translation import gettext as _
 from num2words import CONVERTER_CLASSES, num2words
 from weasyprint import CSS, HTML
 
+from core.currencies import CURRENCIES, currency_quantize
 from core.rendering import STATIC_ORIGIN, StaticOnlyURLFetcher, font_installed, isolated
 
 logger = logging.getLogger(__name__)
@@ -171,5 +175,148 @@ def statement_pdf(*, email: str, year: int, receipts, language: str) -> bytes:
             {"groups": list(groups.values()), "year": year, "email": isolated(email), "language": language,
              "rtl": get_language_bidi()},
         )  # fmt: skip
+    document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
+    return document.write_pdf(stylesheets=[_stylesheet()])
+
+
+# --- The treasurer's view (receipts.accounts): the same tables on the page, in CSV and in PDF ---
+
+
+def _money(amount, currency: str):
+    """An amount to its currency's decimals (refunds and fees are kept to three); None stays."""
+    if amount is None:
+        return None
+    return currency_quantize(amount, currency) if currency in CURRENCIES else amount
+
+
+def accounts_report_sections(report) -> list[dict]:
+    """The report as titled tables (a header line and rows of values), then a note, in the
+    active language: what the page, the CSV and the PDF all show."""
+    not_reported = _("not reported")
+    sections = [
+        {
+            "key": "received",
+            "title": _("Payments received, by provider and currency"),
+            "headers": [_("Provider"), _("Currency"), _("Payments"), _("Received"), _("Refunds"), _("Refunded"),
+                        _("Disputes"), _("Disputed")],
+            "rows": [
+                [row["provider_label"], row["currency"], row["count"], _money(row["amount"], row["currency"]),
+                 row["refunds"], _money(row["refunded"], row["currency"]), row["disputes"],
+                 _money(row["disputed"], row["currency"])]
+                for row in report.received
+            ],
+            "empty": _("No payments were received this month."),
+        },
+        {
+            "key": "totals",
+            "title": _("Totals by currency"),
+            "headers": [_("Currency"), _("Payments"), _("Received"), _("Refunded"), _("Received less refunds")],
+            "rows": [
+                [row["currency"], row["count"], _money(row["amount"], row["currency"]),
+                 _money(row["refunded"], row["currency"]), _money(row["kept"], row["currency"])]
+                for row in report.totals
+            ],
+            "empty": _("No payments were received this month."),
+        },
+        {
+            "key": "disputes",
+            "title": _("Disputes of these payments"),
+            "headers": [_("Currency"), _("Dispute status"), _("Disputes"), _("Disputed")],
+            "rows": [
+                [row["currency"], row["dispute_status"] or not_reported, row["count"],
+                 _money(row["amount"], row["currency"])]
+                for row in report.disputes
+            ],
+            "empty": _("No disputes."),
+        },
+        {
+            "key": "fees",
+            "title": _("Stripe's fees, in the currency of the Stripe balance"),
+            "headers": [_("Balance currency"), _("Payments"), _("Fee"), _("Net")],
+            "rows": [
+                [row["stripe_balance_currency"], row["count"], _money(row["fee"], row["stripe_balance_currency"]),
+                 _money(row["net"], row["stripe_balance_currency"])]
+                for row in report.fees
+            ],
+            "empty": _("Stripe has reported no fee of these payments."),
+            "note": _("Card payments whose fee Stripe has not reported: %(count)s.") % {"count": report.fees_not_reported}
+            if report.fees_not_reported
+            else "",
+        },
+        {
+            "key": "payouts",
+            "title": _("Stripe's payouts that carried these payments"),
+            "headers": [_("Payout"), _("Arrival date"), _("Status"), _("Payout amount"), _("Currency"),
+                        _("Payments of this month in it"), _("Their net")],
+            "rows": [
+                [row["payout_ref"], row["arrival_date"].isoformat() if row["arrival_date"] else not_reported,
+                 row["payout_status"], _money(row["payout_amount"], row["payout_currency"]), row["payout_currency"],
+                 row["count"], _money(row["net"], row["balance_currency"]) if row["net"] is not None else not_reported]
+                for row in report.payouts
+            ],
+            "empty": _("Stripe has reported no payout of these payments."),
+            "note": _("Card payments not yet reported in a payout: %(count)s.") % {"count": report.payouts_not_reported}
+            if report.payouts_not_reported
+            else "",
+        },
+    ]  # fmt: skip
+    if report.flagged:
+        sections[0]["note"] = _("Payments flagged for staff (counted above): %(count)s.") % {"count": report.flagged}
+    return sections
+
+
+def accounts_report_filename(report, extension: str) -> str:
+    return f"accounts-{report.organisation.slug}-{report.month_label}.{extension}"
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value) -> str:
+    """Text is data: a cell a spreadsheet would run as a formula is quoted. Numbers are written
+    as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, int | Decimal):
+        return str(value)
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def accounts_report_csv(report) -> str:
+    """The CSV text, starting with a byte order mark so that Excel reads Hebrew as UTF-8: the
+    organisation and month, then each table with its title and header line."""
+    organisation = report.organisation
+    rows = [
+        [_("Organisation"), organisation.slug, organisation.legal_name(get_language() or "en")],
+        [_("Month"), report.month_label, _("from %(start)s to %(end)s, %(zone)s") % {
+            "start": report.start.isoformat(), "end": report.end.isoformat(), "zone": organisation.time_zone}],
+    ]  # fmt: skip
+    for section in accounts_report_sections(report):
+        rows += [[], [section["title"]], section["headers"], *section["rows"]]
+        if section.get("note"):
+            rows.append([section["note"]])
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out).writerows([[_csv_cell(value) for value in row] for row in rows])
+    return out.getvalue()
+
+
+def accounts_report_pdf(report) -> bytes:
+    """The report in the active language, right to left in Hebrew, with the receipts' fonts and
+    stylesheet."""
+    _fonts_check()
+    language = get_language() or "en"
+    html = render_to_string(
+        "receipts/accounts_report_pdf.html",
+        {
+            "report": report,
+            "sections": accounts_report_sections(report),
+            "organisation_name": isolated(report.organisation.legal_name(language)),
+            "language": language,
+            "rtl": get_language_bidi(),
+            "generated_at": f"{timezone.localtime(timezone.now(), ZoneInfo(report.organisation.time_zone)):%Y-%m-%d %H:%M}",
+        },
+    )
     document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
     return document.write_pdf(stylesheets=[_stylesheet()])

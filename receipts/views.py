@@ -1,7 +1,9 @@
+from functools import wraps
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
@@ -19,8 +21,10 @@ from allocation.selectors import order_visible_to
 from core.decorators import staff_required
 from core.tasks import enqueue_on_commit
 
-from .forms import OrganisationForm
+from .accounts import accounts_report, month_current, month_parse
+from .forms import AccountsReportForm, OrganisationForm
 from .models import Organisation, Receipt, ReceiptKind
+from .rendering import accounts_report_csv, accounts_report_filename, accounts_report_pdf, accounts_report_sections
 from .selectors import campaigns_without_organisation, organisations_with_campaigns
 from .services import organisation_save, receipt_draw, statement_draw, statement_link_read
 from .tasks import send_statement
@@ -164,3 +168,73 @@ def statement_download(request, signed):
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+# --- Staff: the treasurer's view -----------------------------------------------------------------
+
+ACCOUNTS_PERMISSION = "receipts.view_accounts"
+
+
+def accounts_required(view):
+    """Staff with the permission to view the accounts; other staff are refused (403)."""
+
+    @staff_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.has_perm(ACCOUNTS_PERMISSION):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@never_cache
+@accounts_required
+def accounts(request):
+    """Choose an organisation and a month (by default the first organisation, this month): the
+    month's report, and its CSV and PDF. A bad choice answers 400 with the form's errors."""
+    form = AccountsReportForm(request.GET or None)
+    report = None
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            report = accounts_report(organisation=form.cleaned_data["organisation"], month=form.cleaned_data["month"])
+        else:
+            status = 400
+    else:
+        organisation = Organisation.objects.order_by("name").first()
+        if organisation is not None:
+            month = month_current(organisation=organisation)
+            form = AccountsReportForm(initial={"organisation": organisation.slug, "month": f"{month:%Y-%m}"})
+            report = accounts_report(organisation=organisation, month=month)
+    context = {"form": form, "report": report, "sections": accounts_report_sections(report) if report else []}
+    return render(request, "receipts/accounts.html", context, status=status)
+
+
+def _accounts_report_of(slug: str, month: str):
+    organisation = get_object_or_404(Organisation, slug=slug)
+    try:
+        first_day = month_parse(month)
+    except ValueError:
+        raise Http404 from None
+    return accounts_report(organisation=organisation, month=first_day)
+
+
+def _download(content, report, extension: str, content_type: str):
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{accounts_report_filename(report, extension)}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@accounts_required
+def accounts_csv(request, slug, month):
+    report = _accounts_report_of(slug, month)
+    return _download(accounts_report_csv(report), report, "csv", "text/csv; charset=utf-8")
+
+
+@accounts_required
+def accounts_pdf(request, slug, month):
+    report = _accounts_report_of(slug, month)
+    return _download(accounts_report_pdf(report), report, "pdf", "application/pdf")

@@ -122,6 +122,10 @@ TABLE = {
     "receipts:organisations": ("/staff/organisations/", STAFF_ONLY),
     "receipts:organisation-new": ("/staff/organisations/new/", STAFF_ONLY),
     "receipts:organisation-edit": ("/staff/organisations/{organisation}/", STAFF_ONLY),
+    # The treasurer's view: staff with receipts.view_accounts (as this staff member has).
+    "accounts-report": ("/staff/accounts/", STAFF_ONLY),
+    "accounts-report-csv": ("/staff/accounts/{organisation}/2025-03.csv", STAFF_ONLY),
+    "accounts-report-pdf": ("/staff/accounts/{organisation}/2025-03.pdf", STAFF_ONLY),
     "order-buy": ("/buy/idf/", PUBLIC),
     "order-done": ("/orders/{token}/", BY_LINK),
     "order-pay": ("/orders/{token}/pay/", answers(302, anon=404)),  # paid: on to its letters
@@ -187,7 +191,7 @@ def world(campaigns):
         "other_shliach": make_user("other-shliach", permissions=registrar),
         "hanhala_other": hanhala_of("hanhala-sefardi", campaigns["sefardi"]),
         "hanhala": hanhala_of("hanhala-idf", campaigns["idf"]),
-        "staff": make_user("staff-member", is_staff=True, permissions=registrar),
+        "staff": make_user("staff-member", is_staff=True, permissions=[*registrar, "receipts.view_accounts"]),
     }
     idf = campaigns["idf"]
     # idf's organisation issues the orders' receipts.

@@ -437,3 +437,21 @@ def test_the_self_service_export_refuses_hostile_values_and_links(client, campai
         assert_safe(response)
         assert response.status_code == 404, value[:40]
     assert not PrivacyLog.objects.exists()
+
+
+def test_the_accounts_page_refuses_hostile_months_and_organisations(client, campaigns):
+    from urllib.parse import quote, urlencode
+
+    from receipts.services import organisation_set
+
+    organisation_set(slug="keren", name="Keren", jurisdiction="other", campaign_slugs=["idf"])
+    client.force_login(make_user("hostile-treasurer", is_staff=True, permissions=["receipts.view_accounts"]))
+    for value in CORPUS:
+        for query in ({"organisation": value, "month": "2025-03"}, {"organisation": "keren", "month": value}):
+            response = client.get("/staff/accounts/?" + urlencode(query))
+            assert_safe(response)
+            assert response.status_code == 400, (query, value[:40])
+        for path in (f"keren/{quote(value, safe='')}.csv", f"{quote(value, safe='')}/2025-03.pdf"):
+            response = client.get("/staff/accounts/" + path)
+            assert_safe(response)
+            assert response.status_code == 404, (path[:60], value[:40])

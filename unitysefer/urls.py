@@ -35,6 +35,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("privacy.urls")),  # /privacy/ and the staff's /staff/privacy/
     path("staff/organisations/", include("receipts.staff_urls")),
+    path("staff/accounts/", include("receipts.accounts_urls")),  # the treasurer's view
     path("staff/", include("siyum.urls")),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
