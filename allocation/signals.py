@@ -22,3 +22,6 @@ allocation_failed = Signal()
 
 # A name was corrected: name_id, and the fields that changed (a frozenset of names).
 name_corrected = Signal()
+
+# The sweeper found paid orders still without letters and allocated them: count.
+paid_orders_swept = Signal()

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from . import services
+from .signals import certificates_queued_again
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +44,4 @@ def issue_missing_certificates():
             queued += 1
     if queued:
         logger.warning("Sweeper queued the certificates of %d orders", queued)
+        certificates_queued_again.send_robust(sender=issue_missing_certificates, count=queued)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from .services import (
     stripe_event_process,
 )
+from .signals import webhook_failed
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def stripe_webhook(request):
     payload = request.body
     signature = request.headers.get("Stripe-Signature", "")
     if not settings.STRIPE_WEBHOOK_SECRET:
+        webhook_failed.send_robust(sender=stripe_webhook, reason="not_configured")
         return HttpResponseBadRequest("webhook not configured")
     try:
         stripe.WebhookSignature.verify_header(
@@ -31,8 +33,14 @@ def stripe_webhook(request):
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError):
         logger.warning("Stripe webhook refused: bad or stale signature")
+        webhook_failed.send_robust(sender=stripe_webhook, reason="bad_signature")
         return HttpResponseBadRequest("bad signature")
     if not isinstance(event, dict) or "id" not in event:
+        webhook_failed.send_robust(sender=stripe_webhook, reason="not_an_event")
         return HttpResponseBadRequest("not an event")
-    outcome = stripe_event_process(event=event)
+    try:
+        outcome = stripe_event_process(event=event)
+    except Exception:
+        webhook_failed.send_robust(sender=stripe_webhook, reason="error")
+        raise
     return HttpResponse(outcome, content_type="text/plain")

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from . import services
+from .signals import receipts_queued_again
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def deliver_missing_receipts():
             queued += 1
     if queued:
         logger.warning("Sweeper queued %d receipts", queued)
+        receipts_queued_again.send_robust(sender=deliver_missing_receipts, count=queued)
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

@@ -29,10 +29,12 @@ from accounts.models import Profile
 from accounts.selectors import user_language
 from allocation.models import Name, Order, OrderChannel
 from allocation.services import Consent, campaign_today, name_clean, order_amount_suggested, order_place
+from core.signals import announce_on_commit
 from payments.services import offline_payment_check, payment_record_offline
 
 from .models import ImportPayment, ImportStatus, NameImport
 from .readers import FileRefused, RowProblem, rows_read
+from .signals import import_refused
 
 logger = logging.getLogger(__name__)
 
@@ -326,7 +328,9 @@ def name_import_check(*, import_id: int) -> NameImport:
         "problems": result.problems,
         "preview": result.preview,
     }
-    NameImport.objects.filter(pk=import_id, status=ImportStatus.CHECKING).update(**update)
+    changed = NameImport.objects.filter(pk=import_id, status=ImportStatus.CHECKING).update(**update)
+    if changed and update["status"] == ImportStatus.REFUSED:
+        announce_on_commit(import_refused, sender=NameImport, import_id=import_id, step="check")
     name_import.refresh_from_db()
     return name_import
 
@@ -404,6 +408,7 @@ def name_import_run(*, import_id: int) -> NameImport:
             name_import.problem_count = result.problem_count
             name_import.problems = result.problems
             name_import.save(update_fields=["status", "problem_count", "problems"])
+            announce_on_commit(import_refused, sender=NameImport, import_id=import_id, step="import")
             return name_import
         name_import.status = ImportStatus.IMPORTED
         name_import.order = result.order

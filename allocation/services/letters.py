@@ -18,7 +18,7 @@ from scrolls.services import campaign_progress_changed, scroll_mark_full_and_ope
 from ..lottery import lottery_order
 from ..models import Order, OrderStatus, Reservation
 from ..selectors import scroll_reserved_positions
-from ..signals import allocation_failed, letters_allocated
+from ..signals import allocation_failed, letters_allocated, paid_orders_swept
 from .lifecycle import order_mark_paid
 
 logger = logging.getLogger(__name__)
@@ -175,4 +175,6 @@ def orders_allocate_pending(*, older_than_seconds: int = 60) -> int:
     )
     for order_id in order_ids:
         order_allocate(order_id=order_id)
+    if order_ids:
+        announce_on_commit(paid_orders_swept, sender=Order, count=len(order_ids))
     return len(order_ids)
