@@ -38,8 +38,9 @@ def broker(settings):
 
 
 @contextmanager
-def worker_processes(tmp_path, *, queue, env=None):
-    """Gives `start(name)`, which starts a worker on `queue` (one process, one task at a time);
+def worker_processes(tmp_path, *, queue, env=None, celery_options=()):
+    """Gives `start(name)`, which starts a worker on `queue` (one process, one task at a time;
+    `celery_options` before the `worker` command, e.g. "--quiet");
     every worker still running at the end is killed, and the logs are printed (pytest shows them
     when the test failed). Mail goes to files in tmp_path / "mail"."""
     if connection.vendor != "postgresql" or "DATABASE_URL" not in os.environ:
@@ -59,7 +60,7 @@ def worker_processes(tmp_path, *, queue, env=None):
     def start(name):
         with open(tmp_path / f"{name}.log", "wb") as log:  # the worker keeps its own copy
             process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "unitysefer", "worker", "-Q", queue,
+                [sys.executable, "-m", "celery", "-A", "unitysefer", *celery_options, "worker", "-Q", queue,
                  "--concurrency", "1", "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
                  "--without-heartbeat", "-n", f"{name}@%h", "--loglevel", "INFO"],
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

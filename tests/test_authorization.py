@@ -56,6 +56,8 @@ API_OWNED = answers(404, shliach=200, staff=200)
 # the shliach's API order and {api_code} its certificate, {week} the last week ended.
 TABLE = {
     "healthz": ("/healthz/", PUBLIC),
+    # Prometheus' scrape: not there without METRICS_TOKEN (tests/test_monitoring.py: with it).
+    "metrics": ("/metrics", answers(404)),
     "admin:index": ("/admin/", answers(302, staff=200)),  # the admin's own sign-in
     # The admin's sign-in, counted with /accounts/login/ (core.security.sign_in_rate_limited).
     "admin-login": ("/admin/login/", answers(200, staff=302)),

@@ -10,6 +10,8 @@ import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.sentry import sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -56,9 +58,15 @@ INSTALLED_APPS = [
     "privacy",
     "receipts",
     "operations",
+    # /metrics, the counts of what the apps announce; Sentry's options (monitoring.sentry).
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # First: the request's id is in every log line, the tasks it queues and the answer's header,
+    # and the time measured for /metrics covers every middleware below.
+    "core.middleware.RequestIdMiddleware",
+    "monitoring.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -137,6 +145,8 @@ CELERY_TASK_ROUTES = {
     "registrations.tasks.*": {"queue": "imports"},
 }
 CELERY_TIMEZONE = "UTC"
+# A worker logs through LOGGING below (LOG_FORMAT, the request id), not Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -324,7 +334,8 @@ SPECTACULAR_SETTINGS = {
 # --- Security: with DEBUG off every default is the secure one -------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # The container's health check speaks plain HTTP from inside.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# So does Prometheus' scrape of /metrics, inside the private network (its token is still needed).
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -400,14 +411,45 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Logs, errors and metrics (the monitoring app; docs/architecture.md, "Monitoring") ----------
+# text (default): one readable line a record; json: one JSON object a line, for a log collector.
+# Either way each line carries the request id (X-Request-ID), in the tasks the request queued too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # WeasyPrint reports each step of every certificate at INFO.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
+
+# /metrics (Prometheus) answers only a request with "Authorization: Bearer <METRICS_TOKEN>";
+# empty: /metrics is not there (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Errors (and, at SENTRY_TRACES_SAMPLE_RATE, traces) to Sentry or a server that speaks its
+# protocol; empty: nothing is sent. Personal data is scrubbed first (monitoring/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 CELERY_BEAT_SCHEDULE = {
     "allocate-paid-orders": {"task": "allocation.tasks.allocate_paid_orders", "schedule": 60.0},

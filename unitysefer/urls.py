@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts.views import language_set
 from checkout.api import OrderCreateView, OrderDetailView
 from core.security import sign_in_rate_limited
+from monitoring.views import metrics
 from payments.views import stripe_webhook
 from scrolls.api import CampaignListView
 
@@ -23,6 +24,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    # Prometheus' scrape: 404 unless METRICS_TOKEN is set, then its bearer token or 401.
+    path("metrics", metrics, name="metrics"),
     # Ahead of the admin's own: its sign-in counts on the same limits as /accounts/login/.
     path("admin/login/", sign_in_rate_limited(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
