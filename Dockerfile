@@ -19,10 +19,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # fonts-noto-core (Latin), and the text layout libraries WeasyPrint draws them with.
 # chromium is only for the browser tests, so it is not installed.
 # Versions follow the Debian release the base image tracks, with its security updates.
+# PostgreSQL's client (pg_dump, pg_restore) for `manage.py backup` and `restore_check`: its
+# major version must be at least the server's (postgres:16 in docker-compose.yml), newer than
+# bookworm's 15, so it comes from PostgreSQL's own apt repository (postgresql-common's script,
+# with the repository's key it ships). PG_CLIENT_MAJOR follows the server's major version.
+ARG PG_CLIENT_MAJOR=16
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends culmus fonts-noto-core \
        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+       ca-certificates postgresql-common \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
     && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user with no login shell. It owns its home (gunicorn keeps its control
@@ -51,7 +59,7 @@ ENV PYTHONPATH=/app
 # Static files are collected into the image (STATIC_ROOT=/app/staticfiles). The key only
 # lets the settings load; nothing signed at build time is kept.
 RUN SECRET_KEY=collectstatic-build-only-not-secret python manage.py collectstatic --noinput \
-    && install -d -o unitysefer -g unitysefer /app/media /app/private
+    && install -d -o unitysefer -g unitysefer /app/media /app/private /app/backups
 
 USER 10001:10001
 
