@@ -17,6 +17,8 @@ from django.db import connection
 from certificates.services import order_certificates_issue
 from operations import postgres
 from operations.services import DUMP, MANIFEST
+from payments.models import Payment
+from payments.services import payment_record_offline, payment_refund
 
 from .conftest import make_user
 from .factories import make_order
@@ -43,9 +45,6 @@ def shop(campaigns):
         "organisation_set", "chabad", "--name", "Chabad", "--jurisdiction", "other", "--campaign", "sefardi",
         stdout=io.StringIO(),
     )  # fmt: skip
-    from payments.models import Payment
-    from payments.services import payment_record_offline, payment_refund
-
     orders = [make_order(campaigns["sefardi"], count) for count in (3, 2, 1)]
     for order in orders:
         payment_record_offline(order=order, reference=f"cash {order.pk}", recorded_by=cashier)
