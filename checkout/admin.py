@@ -7,8 +7,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
@@ -26,6 +28,8 @@ from allocation.services import (
 from allocation.validators import validate_visible_characters
 from core.admin import HistoryReadOnlyAdminMixin, StaffViewAdminMixin
 from payments.services import payment_record_offline
+from receipts.models import ReceiptKind
+from receipts.selectors import campaign_organisation, order_receipts_describe
 from scrolls.models import Campaign
 
 # What a line of the add form's names says between the name and the parent's name.
@@ -217,7 +221,15 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
         # Whom it was for was erased (the privacy app), and stays so: PostgreSQL refuses it too.
         erased = ["buyer_name", "buyer_email", "buyer_phone"] if obj.erased_at else []
         privacy = ["consent_at", "privacy_notice_version", "erased_at"]
-        return [*self.readonly_fields, *settled, *erased, *privacy, "names_link", "payments_summary"]
+        return [
+            *self.readonly_fields,
+            *settled,
+            *erased,
+            *privacy,
+            "names_link",
+            "payments_summary",
+            "receipts_summary",
+        ]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -279,6 +291,41 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
                 )
             )
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"
+
+    @admin.display(description=_("receipt"))
+    def receipts_summary(self, order):
+        """The order's receipt and the note that cancelled it: number, when issued, its PDF (the
+        donor's link; drawn now if its worker has not yet). Else why there is none."""
+        if order.pk is None:
+            return "—"
+        described = order_receipts_describe(order=order)
+        lines = []
+        for kind, title in ((ReceiptKind.RECEIPT, _("Receipt")), (ReceiptKind.CANCELLATION, _("Cancellation note"))):
+            receipt = described[kind]
+            if receipt is not None:
+                lines.append(
+                    format_html(
+                        '{} {}, {} <a href="{}">{}</a>',
+                        title,
+                        receipt["number"],
+                        date_format(localtime(receipt["issued_at"]), "DATETIME_FORMAT"),
+                        receipt["download_url"],
+                        _("PDF"),
+                    )
+                )
+        if lines:
+            return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+        if campaign_organisation(campaign_id=order.campaign_id) is None:
+            return _("No receipt: the campaign has no organisation.")
+        if order.status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
+            return _("No receipt: the order is not paid.")
+        if order.amount <= 0:
+            return _("No receipt: nothing was paid.")
+        if order.status == OrderStatus.REFUNDED:
+            return _("No receipt: the order was refunded before it was given one.")
+        return _(
+            "No receipt yet: the order was paid before its campaign had an organisation (manage.py issue_missing_receipts)."
+        )
 
     @admin.action(description=_("Approve: record as paid offline (cash, cheque or transfer received)"))
     def approve(self, request, queryset):

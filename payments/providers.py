@@ -61,10 +61,23 @@ class StripeProvider:
                 "amount": to_minor_units(payment.amount, payment.currency),
                 "currency": payment.currency.lower(),
                 "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.pk)},
+                **self.payment_methods(),
             },
             options={"idempotency_key": f"unitysefer-payment-{payment.pk}"},
         )
         return {"reference": intent.id, "client_secret": intent.client_secret}
+
+    @staticmethod
+    def payment_methods() -> dict:
+        """Which ways to pay the PaymentIntent offers: with STRIPE_AUTOMATIC_PAYMENT_METHODS (the
+        default) those turned on in the Stripe dashboard that fit the currency and the buyer's
+        device (cards, Apple Pay, Google Pay, Link...), redirect-based ones too (allow_redirects
+        "always": the buyer comes back to the done page, which asks Stripe). Off, the parameter
+        is not sent at all, for a stand-in that refuses it (localstripe, in the tests); Stripe
+        itself then applies its API version's default."""
+        if not settings.STRIPE_AUTOMATIC_PAYMENT_METHODS:
+            return {}
+        return {"automatic_payment_methods": {"enabled": True, "allow_redirects": "always"}}
 
     def status(self, *, payment: Payment) -> ProviderStatus:
         intent = self.client.v1.payment_intents.retrieve(payment.reference)

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from allocation.models import Order
+from allocation.models import Order, OrderStatus
 from scrolls.models import Campaign
 
 from .models import Organisation, Receipt, ReceiptKind
@@ -35,6 +35,22 @@ def order_receipts_describe(*, order: Order, request=None) -> dict:
         "receipt": receipt_describe(receipt=found.get(ReceiptKind.RECEIPT), order=order, request=request),
         "cancellation": receipt_describe(receipt=found.get(ReceiptKind.CANCELLATION), order=order, request=request),
     }
+
+
+def campaign_organisation(*, campaign_id: int) -> Organisation | None:
+    """The organisation behind a campaign, which receipts its orders; None if none is."""
+    return Organisation.objects.filter(campaign_links__campaign_id=campaign_id).first()
+
+
+def orders_missing_receipt(*, organisation: Organisation | None = None) -> QuerySet:
+    """Paid orders of campaigns that have an organisation (of this one, if given) that hold no
+    receipt: paid before the campaign was given its organisation, say. Oldest payment first."""
+    orders = Order.objects.filter(
+        status=OrderStatus.PAID, amount__gt=0, campaign__organisation_link__isnull=False
+    ).exclude(receipts__kind=ReceiptKind.RECEIPT)
+    if organisation is not None:
+        orders = orders.filter(campaign__organisation_link__organisation=organisation)
+    return orders.order_by("paid_at", "pk")
 
 
 def organisations_with_campaigns() -> QuerySet:

@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.selectors import order_language
-from allocation.models import Order
+from allocation.models import Order, OrderStatus
 from scrolls.models import Campaign
 
 from .models import (
@@ -40,7 +40,7 @@ from .models import (
     ReceiptKind,
 )
 from .rendering import receipt_pdf, statement_pdf
-from .selectors import donor_receipts_of_year
+from .selectors import campaign_organisation, donor_receipts_of_year, orders_missing_receipt
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,36 @@ def receipt_cancel(*, order: Order, now=None) -> Receipt | None:
     )
     logger.info("Order %s: receipt %s cancelled by %s", order.pk, receipt.display_number, note.display_number)
     return note
+
+
+def receipts_issue_missing(*, organisation: Organisation | None = None, dry_run: bool = False) -> list[tuple]:
+    """Give a receipt to each paid order whose campaign has an organisation (this one, if given)
+    but that has none: paid before the organisation was set (`manage.py issue_missing_receipts`).
+    Each through receipt_issue, in a transaction of its own with the order's row locked (as the
+    payment that issues the others holds it), so its number comes from the counter as any other;
+    an order that got its receipt meanwhile, or is no longer paid, is passed over. Safe to repeat
+    and to run twice at once. Returns (order, organisation, receipt) of each order given one (the
+    receipt None with dry_run, which changes nothing); the caller delivers them (the sweeper
+    would too)."""
+    done = []
+    for order_id in list(orders_missing_receipt(organisation=organisation).values_list("pk", flat=True)):
+        if dry_run:
+            order = Order.objects.select_related("campaign").get(pk=order_id)
+            done.append((order, campaign_organisation(campaign_id=order.campaign_id), None))
+            continue
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update(of=("self",)).select_related("campaign", "created_by").get(pk=order_id)
+            )
+            if (
+                order.status != OrderStatus.PAID
+                or Receipt.objects.filter(order=order, kind=ReceiptKind.RECEIPT).exists()
+            ):
+                continue
+            receipt = receipt_issue(order=order)
+        if receipt is not None:
+            done.append((order, receipt.organisation, receipt))
+    return done
 
 
 # --- The PDF and the email ----------------------------------------------------------------------

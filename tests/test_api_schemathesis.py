@@ -31,6 +31,7 @@ def card_payments_and_no_throttle(localstripe_url, settings):  # noqa: F811
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_unitysefer"
     settings.STRIPE_API_BASE = localstripe_url
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_AUTOMATIC_PAYMENT_METHODS = False  # localstripe refuses the parameter
 
 
 @pytest.fixture(autouse=True)

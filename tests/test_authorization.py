@@ -75,6 +75,8 @@ TABLE = {
     "api-schema": ("/api/schema/", PUBLIC),
     "set_language": ("/i18n/setlang/", answers(302)),  # GET changes nothing, back to the site
     "stripe-webhook": ("/payments/stripe/webhook/", answers(405)),  # POST only
+    # Apple fetches it, signed out (world() sets APPLE_PAY_DOMAIN_ASSOCIATION_FILE).
+    "apple-pay-domain-association": ("/.well-known/apple-developer-merchantid-domain-association", PUBLIC),
     "registrations:import-new": ("/shliach/import/", SHLUCHIM),
     "registrations:import-detail": ("/shliach/imports/{import}/", OWNED),
     "registrations:import-status": ("/shliach/imports/{import}/status/", OWNED),
@@ -184,8 +186,12 @@ def allocated(order):
 
 
 @pytest.fixture
-def world(campaigns):
+def world(campaigns, settings, tmp_path):
     from reports.weeks import campaign_zone, week_last_ended
+
+    apple_pay_file = tmp_path / "apple-developer-merchantid-domain-association"
+    apple_pay_file.write_text("the file Stripe gives the account")
+    settings.APPLE_PAY_DOMAIN_ASSOCIATION_FILE = str(apple_pay_file)
 
     registrar = ["accounts.register_names", "payments.record_offline_payment"]
     users = {

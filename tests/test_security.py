@@ -139,9 +139,10 @@ def test_production_responses_carry_the_security_headers_and_secure_cookies():
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     policy = policy_directives(headers["Content-Security-Policy"])
     assert policy["default-src"] == ["'self'"]
-    assert policy["script-src"] == ["'self'", "https://js.stripe.com"]
+    # Stripe's own subdomains (*.js.stripe.com) serve the wallets' and Link's frames and scripts.
+    assert policy["script-src"] == ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"]
     assert policy["style-src"] == ["'self'"]
-    assert policy["frame-src"] == ["https://js.stripe.com", "https://hooks.stripe.com"]
+    assert policy["frame-src"] == ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"]
     assert policy["connect-src"] == ["'self'", "https://api.stripe.com"]
     assert policy["img-src"] == ["'self'", "data:"]
     assert policy["object-src"] == ["'none'"]
@@ -171,8 +172,18 @@ def test_a_stripe_compatible_server_configured_instead_is_allowed_too(client, se
     settings.STRIPE_JS_URL = "http://127.0.0.1:8420/js.stripe.com/v3/"
     settings.STRIPE_API_BASE = "http://127.0.0.1:8421"
     policy = policy_directives(client.get("/accounts/login/")["Content-Security-Policy"])
-    assert policy["script-src"] == ["'self'", "https://js.stripe.com", "http://127.0.0.1:8420"]
-    assert policy["frame-src"] == ["https://js.stripe.com", "https://hooks.stripe.com", "http://127.0.0.1:8420"]
+    assert policy["script-src"] == [
+        "'self'",
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "http://127.0.0.1:8420",
+    ]
+    assert policy["frame-src"] == [
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+        "http://127.0.0.1:8420",
+    ]
     assert policy["connect-src"] == ["'self'", "https://api.stripe.com", "http://127.0.0.1:8421"]
 
     settings.STRIPE_JS_URL, settings.STRIPE_API_BASE = "https://js.stripe.com/v3/", ""

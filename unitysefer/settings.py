@@ -164,6 +164,13 @@ STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 # The pages ask Stripe about an order at most once in this many seconds, however often they are
 # read (the account's rate limit is shared by every buyer); the webhook brings the rest.
 STRIPE_SYNC_INTERVAL_SECONDS = env.int("STRIPE_SYNC_INTERVAL_SECONDS", default=10)
+# PaymentIntents ask Stripe for every way to pay turned on in its dashboard that fits the
+# currency and the device (Apple Pay, Google Pay, Link...). Off only for a Stripe stand-in that
+# refuses the parameter (localstripe, in the tests).
+STRIPE_AUTOMATIC_PAYMENT_METHODS = env.bool("STRIPE_AUTOMATIC_PAYMENT_METHODS", default=True)
+# The file Stripe gives the account for Apple Pay (Settings > Payment method domains), served at
+# /.well-known/apple-developer-merchantid-domain-association; empty: that address answers 404.
+APPLE_PAY_DOMAIN_ASSOCIATION_FILE = env.str("APPLE_PAY_DOMAIN_ASSOCIATION_FILE", default="")
 # Who is emailed when Stripe reports a refund or a dispute made outside the site; empty: every
 # active staff user with an email address.
 PAYMENTS_ALERT_EMAILS = env.list("PAYMENTS_ALERT_EMAILS", default=[])
@@ -363,12 +370,12 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", "https://js.stripe.com"],
+        "script-src": ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'", "https://api.stripe.com"],
-        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
+        "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

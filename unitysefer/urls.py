@@ -8,7 +8,7 @@ from accounts.views import language_set
 from checkout.api import OrderCreateView, OrderDetailView
 from core.security import sign_in_rate_limited
 from monitoring.views import metrics
-from payments.views import stripe_webhook
+from payments.views import apple_pay_domain_association, stripe_webhook
 from scrolls.api import CampaignListView
 
 from .views import healthz
@@ -36,6 +36,12 @@ urlpatterns = [
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("shliach/", include("registrations.urls")),
     path("reports/", include("reports.urls")),
+    # Apple Pay's domain verification (APPLE_PAY_DOMAIN_ASSOCIATION_FILE; 404 while unset).
+    path(
+        ".well-known/apple-developer-merchantid-domain-association",
+        apple_pay_domain_association,
+        name="apple-pay-domain-association",
+    ),
     path("", include("privacy.urls")),  # /privacy/ and the staff's /staff/privacy/
     path("staff/organisations/", include("receipts.staff_urls")),
     path("staff/accounts/", include("receipts.accounts_urls")),  # the treasurer's view
