@@ -17,6 +17,7 @@ from django.db import connection
 from certificates.services import order_certificates_issue
 from operations import postgres
 from operations.services import DUMP, MANIFEST
+from operations.tasks import verify_integrity
 from payments.models import Payment
 from payments.services import payment_record_offline, payment_refund
 
@@ -157,3 +158,20 @@ def test_a_pg_dump_older_than_the_server_is_refused_by_name(campaigns, tmp_path,
     settings.PG_BIN_DIR = str(old.parent)
     with pytest.raises(CommandError, match=r"pg_dump must be of PostgreSQL \d+ or later; found .*pg_dump \(9\)"):
         backup(tmp_path / "backup")
+
+
+def test_the_nightly_check_runs_in_a_snapshot_of_its_own_as_a_worker_runs_it(shop, settings, mailoutbox, monkeypatch):
+    """Outside any transaction the checks read one REPEATABLE READ snapshot (chosen before the
+    first query), on a connection kept between tasks as in production."""
+    settings.INTEGRITY_ALERT_EMAILS = ["night@example.org"]
+    mailoutbox.clear()
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # kept, as in production
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", True)
+    connection.ensure_connection()
+    connection.close_if_unusable_or_obsolete()  # what Celery does around every task
+    verify_integrity()
+    assert mailoutbox == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # the snapshot's transaction ended with the check
+    assert not connection.in_atomic_block
