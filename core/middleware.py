@@ -24,7 +24,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_accept(request.headers.get("X-Request-ID"))
+        request_id = request_id_accept(request.META.get("HTTP_X_REQUEST_ID"))
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
