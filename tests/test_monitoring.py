@@ -6,19 +6,28 @@ import gzip
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import zlib
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import sentry_sdk
 from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
 
+from allocation.models import Order
 from allocation.services import Buyer, order_allocate, order_mark_paid, orders_allocate_pending
+from certificates.tasks import issue_missing_certificates
 from core.logs import RequestIdFilter
-from monitoring.sentry import sentry_init
+from monitoring.sentry import event_scrub, sentry_init
 from registrations.services import name_import_check, name_import_create
 from scrolls.tasks import repair_progress
 
@@ -29,6 +38,7 @@ from .factories import make_order
 pytestmark = pytest.mark.django_db
 
 TOKEN = "a-metrics-token-for-the-tests"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def scrape(client, token=TOKEN):
@@ -271,3 +281,57 @@ def test_an_error_in_a_view_reaches_sentry_without_the_buyers_data(client, setti
                      "a-session-cookie-value-123456", "secret-api-token-0123456789"]:  # fmt: skip
         assert personal not in sent, personal
         assert json.dumps(personal)[1:-1] not in sent, personal  # as JSON escapes it
+
+
+def test_the_certificates_sweeper_s_catches_are_counted(client, settings, campaigns, broker):  # noqa: F811
+    settings.METRICS_TOKEN = TOKEN
+    order = make_order(campaigns["idf"], name_count=1)
+    order_mark_paid(order_id=order.pk)
+    order_allocate(order_id=order.pk)
+    # Allocated ten minutes ago, its certificates never issued: a worker died.
+    Order.objects.filter(pk=order.pk).update(allocated_at=timezone.now() - timedelta(minutes=10))
+    cache.delete(f"certificates:swept:{order.pk}")  # a run before this one may have left it
+    labels = {"sweeper": "certificates_queued_again"}
+    before = value(scrape(client), "unitysefer_sweeper_catches_total", **labels)
+    issue_missing_certificates()
+    issue_missing_certificates()  # queued once: the second run leaves it waiting its turn
+    assert value(scrape(client), "unitysefer_sweeper_catches_total", **labels) == before + 1
+    assert broker.llen("certificates") == 1
+
+
+# --- Sentry's options ---------------------------------------------------------------------------
+
+
+def test_sentry_is_started_by_the_settings_only_with_a_dsn():
+    script = "import django; django.setup(); import sentry_sdk; print(sentry_sdk.get_client().is_active())"
+    answers = []
+    for dsn in ["", "http://publickey@127.0.0.1:9/1"]:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "unitysefer.settings", "SENTRY_DSN": dsn}
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        answers.append(result.stdout.strip())
+    assert answers == ["False", "True"]
+
+
+def test_a_failed_task_s_arguments_and_log_messages_are_scrubbed():
+    """An event as the Celery and logging integrations make it: a task that takes an address."""
+    event = {
+        "exception": {"values": [{"type": "SMTPRecipientsRefused", "value": "{'rivka@example.org': (550, b'No')}"}]},
+        "extra": {
+            "celery-job": {"task_name": "certificates.tasks.send_letters_lookup", "args": ["rivka@example.org", "he"]}
+        },
+        "logentry": {"message": "Sending to %s (%s)", "params": ["rivka@example.org", "+1 (718) 555-0123"]},
+        "breadcrumbs": {"values": [{"message": "לזכות רבקה בת שרה", "timestamp": "2026-12-03T13:47:22.446545Z"}]},
+        "contexts": {"trace": {"trace_id": "71e1e00e5e8b45b8ab13cff376b2a662", "span_id": "b83f2d584eb899d7"}},
+    }
+    scrubbed = json.dumps(event_scrub(event, {}), ensure_ascii=False)
+    for personal in ["rivka@example.org", "555-0123", "רבקה", "שרה"]:
+        assert personal not in scrubbed
+    # What is not personal stays: the task, the year of the breadcrumb's time, the trace.
+    for kept in [
+        "certificates.tasks.send_letters_lookup",
+        "2026-12-03T13:47:22.446545Z",
+        "71e1e00e5e8b45b8ab13cff376b2a662",
+    ]:
+        assert kept in scrubbed
