@@ -59,7 +59,7 @@ def celery_queues_waiting() -> dict[str, tuple[int, float]] | None:
     """Per queue: the tasks waiting in the broker, and the age in seconds of the oldest (0 when
     none waits). One round trip to Redis, two commands per list whatever the lengths. None
     without a Redis broker (tasks run in-process)."""
-    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return None
     queues = celery_queues()
     lists = {queue: [queue] + [f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS] for queue in queues}
