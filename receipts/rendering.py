@@ -9,6 +9,7 @@ import functools
 import io
 import logging
 import mimetypes
+import threading
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from django.utils.translation import get_language, get_language_bidi
 from django.utils.translation import gettext as _
 from num2words import CONVERTER_CLASSES, num2words
 from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from core.currencies import CURRENCIES, currency_quantize
 from core.rendering import STATIC_ORIGIN, StaticOnlyURLFetcher, font_installed, isolated
@@ -74,6 +76,20 @@ def _fonts_check():
 def _stylesheet() -> CSS:
     with open(finders.find(STYLESHEET), encoding="utf-8") as file:
         return CSS(string=file.read(), base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
+
+
+_fonts_loaded = threading.local()
+
+
+def _font_config() -> FontConfiguration:
+    """The fonts, loaded and measured once per thread and kept: WeasyPrint otherwise makes a new
+    FontConfiguration for every document and loads them again, about 40% of a receipt's time
+    (bench/receipts.py). One per thread, as Pango's font map is not to be shared between threads
+    (a web process's threads draw a receipt asked for before its worker did)."""
+    config = getattr(_fonts_loaded, "config", None)
+    if config is None:
+        config = _fonts_loaded.config = FontConfiguration()
+    return config
 
 
 def _logo_uri(organisation) -> str:
@@ -137,7 +153,7 @@ def receipt_pdf(receipt) -> bytes:
     parts = [_part(receipt, language, logo) for language in receipt_languages(receipt.language)]
     html = render_to_string(TEMPLATE, {"parts": parts, "receipt": receipt})
     document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
-    return document.write_pdf(stylesheets=[_stylesheet()])
+    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config())
 
 
 def statement_pdf(*, email: str, year: int, receipts, language: str) -> bytes:
@@ -176,7 +192,7 @@ def statement_pdf(*, email: str, year: int, receipts, language: str) -> bytes:
              "rtl": get_language_bidi()},
         )  # fmt: skip
     document = HTML(string=html, base_url=STATIC_ORIGIN + "/", url_fetcher=StaticOnlyURLFetcher())
-    return document.write_pdf(stylesheets=[_stylesheet()])
+    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config())
 
 
 # --- The treasurer's view (receipts.accounts): the same tables on the page, in CSV and in PDF ---

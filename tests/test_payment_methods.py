@@ -24,10 +24,12 @@ from payments.models import Payment
 from payments.providers import StripeProvider
 from payments.services import payment_refund, payment_start_card
 from receipts.models import CampaignOrganisation, Organisation, Receipt, ReceiptCounter, ReceiptKind
+from receipts.rendering import receipt_pdf
 
 from .conftest import make_user
 from .factories import make_order
 from .stripe_helpers import localstripe_url  # noqa: F401
+from .test_certificates import font_names, poppler_text
 from .test_receipts import organisation_set, pay_offline, receipts_storage, run_together  # noqa: F401
 
 APPLE_PAY_PATH = "/.well-known/apple-developer-merchantid-domain-association"
@@ -317,3 +319,40 @@ def test_two_backfills_and_payments_at_once_give_each_order_one_receipt_without_
     assert set(Receipt.objects.values_list("order_id", flat=True)) == {o.pk for o in backlog + fresh}
     assert Order.objects.filter(status=OrderStatus.PAID).count() == 18
     connection.close()
+
+
+# --- Drawing receipts with the fonts kept per thread (bench/receipts.py) -------------------------
+
+
+def test_receipts_drawn_one_after_another_and_in_two_threads_each_carry_their_fonts_and_text(
+    campaigns, cashier, tmp_path
+):
+    """The fonts are loaded once per thread and kept (receipts.rendering._font_config): every
+    PDF still embeds the fonts its text uses and reads back whole, whichever thread drew it."""
+    organisation_set("keren", "--name", "Keren Hatorah", "--name-he", "קרן התורה", "--jurisdiction", "il",
+                     "--tax-id", "580123456", "--campaign", "idf")  # fmt: skip
+    orders = [make_order(campaigns["idf"], 1, language="he") for _ in range(4)]
+    for order in orders:
+        pay_offline(order, cashier)
+    # Read here: the threads draw from the rows as read (their connections see no test data).
+    receipts = list(Receipt.objects.select_related("organisation", "order__campaign").filter(order__in=orders))
+    pdfs = {}
+
+    def draw(receipt):
+        pdfs[receipt.pk] = receipt_pdf(receipt)
+
+    draw(receipts[0])
+    draw(receipts[1])  # the same thread's kept fonts
+    threads = [threading.Thread(target=draw, args=(receipt,)) for receipt in receipts[2:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(pdfs) == sorted(receipt.pk for receipt in receipts)
+    for receipt in receipts:
+        data = pdfs[receipt.pk]
+        hebrew = poppler_text(data)
+        assert "קרן התורה" in hebrew and receipt.display_number in hebrew and "Keren Hatorah" in hebrew
+        fonts = font_names(data)
+        assert any(name.startswith("FrankRuehlCLM") for name in fonts), fonts
+        assert any(name.startswith("NotoSerif") for name in fonts), fonts
