@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from django.db.models import Sum
 
 from allocation.services import order_fulfil
 from certificates.models import Certificate, OrderCertificates
@@ -17,16 +18,23 @@ from .factories import make_order
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-# Large enough that the worker is still drawing when the first batch is committed (25 names a
-# batch, tens of milliseconds a certificate), so the kill always lands mid-task.
-NAMES = 400
+# Four batches of 25 names (tens of milliseconds a certificate): the worker is still drawing
+# when the first batch is committed, so the kill always lands mid-task.
+NAMES = 100
+# Below the size of a hundred certificates, so the email links them rather than attaching them,
+# as it does for a large order in production (8 MB).
+ATTACHMENTS_MAX_BYTES = 100_000
 
 
 @pytest.fixture
 def workers(tmp_path, settings):
     """Celery workers on the certificates queue, writing where this test's storage reads."""
     location = str(settings.STORAGES["certificates"]["OPTIONS"]["location"])
-    with worker_processes(tmp_path, queue="certificates", env={"CERTIFICATES_ROOT": location}) as start:
+    with worker_processes(
+        tmp_path,
+        queue="certificates",
+        env={"CERTIFICATES_ROOT": location, "CERTIFICATES_EMAIL_ATTACHMENTS_MAX_BYTES": str(ATTACHMENTS_MAX_BYTES)},
+    ) as start:
         yield start
 
 
@@ -60,7 +68,8 @@ def test_a_worker_killed_mid_order_loses_no_certificate(campaigns, broker, worke
         assert storage.size(certificate.file.name) == certificate.size > 1000
     with issued.first().file.open("rb") as file:
         assert file.read(5) == b"%PDF-"
-    # One email, once: with 400 certificates, a link to them all rather than attachments.
+    assert issued.aggregate(total=Sum("size"))["total"] > ATTACHMENTS_MAX_BYTES
+    # One email, once: too large to attach, a link to them all rather than attachments.
     mails = list((tmp_path / "mail").iterdir())
     assert len(mails) == 1
     assert f"/orders/{order.token}/certificates/booklet.pdf" in mails[0].read_text()
