@@ -91,6 +91,9 @@ NOTES = """Reading the figures:
   twice, no gap, every paid order whole) hold after every run.
 - `imports`: the ratio sets the whole import (validate, store, pay, allocate) beside a bare COPY of
   the same rows; the absolute time is within its target.
+- `receipts`: each order's receipt (drawn, stored, emailed) and each order's certificates, for the
+  same orders of 3 names, each kind in a worker process of its own, per CPU-second of that
+  process. Certificates are cheapest in large orders (batches of 50: see `certificates`).
 """
 
 
