@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from .models import Gender
+from .models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender
 from .validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
 
 MAX_NAMES_ON_THE_PAGE = 50
@@ -16,7 +16,8 @@ class HebrewNameField(forms.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 100)
         super().__init__(**kwargs)
-        self.widget.attrs.update({"dir": "rtl", "lang": "he", "autocomplete": "off"})
+        # data-hebrew-input: static/js/hebrew_input.js adds its keyboard and suggestions.
+        self.widget.attrs.update({"dir": "rtl", "lang": "he", "autocomplete": "off", "data-hebrew-input": True})
 
     def clean(self, value):
         value = normalize_hebrew_name(value)
@@ -55,6 +56,21 @@ class NameForm(forms.Form):
         label=_("Date of birth"), required=False, widget=forms.DateInput(attrs={"type": "date", "dir": "ltr"})
     )
     deceased = forms.BooleanField(label=_("In memory of (deceased)"), required=False)
+    dedication_kind = forms.ChoiceField(
+        label=_("Dedication"), choices=DedicationKind.choices, initial=DedicationKind.NONE, required=False
+    )
+    dedication_text = forms.CharField(
+        label=_("Dedication text (optional)"),
+        max_length=DEDICATION_TEXT_MAX_LENGTH,
+        required=False,
+        validators=[validate_visible_characters],
+        widget=forms.TextInput(attrs={"dir": "auto"}),
+    )
+    listed = forms.BooleanField(
+        label=_("List this name publicly"),
+        required=False,
+        help_text=_("Shown on the scroll's public page and found by its search; otherwise never shown publicly."),
+    )
 
     def __init__(self, *args, campaign, **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,6 +89,7 @@ class NameForm(forms.Form):
             parent.help_text = ""
         if rules.for_the_departed:
             del self.fields["deceased"]  # every name here is in memory of the departed
+            del self.fields["dedication_kind"]
         else:
             self.fields["deceased"].widget.attrs["class"] = "js-deceased"
             if not rules.parent_is_father:

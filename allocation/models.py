@@ -3,13 +3,26 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Collate, Length, Replace
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from scrolls.models import Campaign, Scroll
 
-from .validators import validate_hebrew_name
+from .validators import SEARCH_FOLDS, validate_hebrew_name
+
+
+def name_search_key(field: str):
+    """SQL for a Hebrew name as searched, in the "C" collation (so that a prefix search may walk
+    the index name_listed_search): final letters, maqaf, geresh and gershayim read as
+    their plain forms (stored names carry no niqqud). The same folds as
+    validators.hebrew_search_key, which reads what people type."""
+    expression = models.F(field)
+    for written, searched in SEARCH_FOLDS:
+        expression = Replace(expression, models.Value(written), models.Value(searched))
+    return Collate(expression, "C")
 
 
 def new_order_token():
@@ -151,6 +164,35 @@ class Gender(models.TextChoices):
     FEMALE = "f", _("Female (bas)")
 
 
+class DedicationKind(models.TextChoices):
+    """Why a letter is bought for a name (issue 19): lowercase identifiers in the API and imports.
+    IN_MEMORY is the same fact as Name.deceased, kept equal by name_clean and the database."""
+
+    NONE = "none", _("No dedication")
+    IN_HONOUR = "in_honour", _("In honour of")
+    IN_MEMORY = "in_memory", _("In memory of")
+    REFUAH_SHLEIMAH = "refuah_shleimah", _("For a complete recovery (refuah shleimah)")
+    SUCCESS = "success", _("For success")
+    BIRTH = "birth", _("For the birth of")
+    BAR_MITZVAH = "bar_mitzvah", _("For the bar mitzvah of")
+    BAT_MITZVAH = "bat_mitzvah", _("For the bas mitzvah of")
+    WEDDING = "wedding", _("For the wedding of")
+
+
+# The customary Hebrew wording of each kind, as written on a certificate (never translated).
+DEDICATION_HEBREW = {
+    DedicationKind.IN_HONOUR: "לזכות",
+    DedicationKind.IN_MEMORY: "לעילוי נשמת",
+    DedicationKind.REFUAH_SHLEIMAH: "לרפואה שלמה",
+    DedicationKind.SUCCESS: "להצלחת",
+    DedicationKind.BIRTH: "לרגל הולדת",
+    DedicationKind.BAR_MITZVAH: "לרגל בר המצווה של",
+    DedicationKind.BAT_MITZVAH: "לרגל בת המצווה של",
+    DedicationKind.WEDDING: "לרגל נישואי",
+}
+DEDICATION_TEXT_MAX_LENGTH = 200
+
+
 class Name(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="names", verbose_name=_("order"))
     hebrew_name = models.CharField(_("Hebrew name"), max_length=100, validators=[validate_hebrew_name])
@@ -162,6 +204,14 @@ class Name(models.Model):
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True)
+    dedication_kind = models.CharField(
+        _("dedication"), max_length=20, choices=DedicationKind.choices, default=DedicationKind.NONE, db_default="none"
+    )
+    dedication_text = models.CharField(
+        _("dedication text"), max_length=DEDICATION_TEXT_MAX_LENGTH, blank=True, default="", db_default=""
+    )
+    # Whether the name may appear on its scroll's public page and in the public search.
+    listed = models.BooleanField(_("listed publicly"), default=False, db_default=False)
     # Every correction of a name is recorded (who, when, what it read before). Names come in by
     # bulk_create, which records nothing: their order's history tells when they arrived.
     history = HistoricalRecords()
@@ -174,6 +224,25 @@ class Name(models.Model):
             models.CheckConstraint(condition=~Q(hebrew_name=""), name="name_hebrew_required"),
             models.CheckConstraint(condition=~Q(parent_hebrew_name=""), name="name_parent_required"),
             models.CheckConstraint(condition=Q(gender__in=["m", "f"]), name="name_gender_known"),
+            models.CheckConstraint(
+                condition=Q(dedication_kind__in=DedicationKind.values), name="name_dedication_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("dedication_text"), DEDICATION_TEXT_MAX_LENGTH),
+                name="name_dedication_text_short",
+            ),
+            # "In memory of" and deceased are one fact, kept for clients that know only deceased.
+            models.CheckConstraint(
+                condition=Q(deceased=True, dedication_kind="in_memory")
+                | (Q(deceased=False) & ~Q(dedication_kind="in_memory")),
+                name="name_deceased_is_in_memory",
+            ),
+        ]
+        indexes = [
+            # The public search of listed names (allocation.selectors.names_listed): a prefix of
+            # the Hebrew name without final letters, as name_search_key reads it.
+            # In the "C" collation, so that LIKE 'prefix%' may walk it.
+            models.Index(name_search_key("hebrew_name"), condition=Q(listed=True), name="name_listed_search"),
         ]
 
     def __str__(self):

@@ -17,6 +17,30 @@ _NIQQUD = re.compile("[\u0591-\u05c7]")
 _WHITESPACE_RUN = re.compile(r"\s+")
 
 
+# What the search of names reads as one: the final letters as their plain forms, the maqaf as a
+# hyphen, the Hebrew geresh and gershayim as the quotes people type.
+SEARCH_FOLDS = (
+    ("\u05da", "\u05db"),  # ך כ
+    ("\u05dd", "\u05de"),  # ם מ
+    ("\u05df", "\u05e0"),  # ן נ
+    ("\u05e3", "\u05e4"),  # ף פ
+    ("\u05e5", "\u05e6"),  # ץ צ
+    ("\u05be", "-"),
+    ("\u05f3", "'"),
+    ("\u05f4", '"'),
+)
+_SEARCH_TABLE = str.maketrans(dict(SEARCH_FOLDS))
+# Niqqud and cantillation (U+0591-U+05C7), but the maqaf (U+05BE), which is a hyphen.
+_MARKS = re.compile("[\u0591-\u05bd\u05bf-\u05c7]")
+
+
+def hebrew_search_key(value) -> str:
+    """What people type to find a name, as names_listed compares it: niqqud and cantillation
+    dropped, final letters as their plain forms (models.name_search_key does the same in SQL)."""
+    text = _MARKS.sub("", unicodedata.normalize("NFC", str(value or "")))
+    return normalize_hebrew_name(text.translate(_SEARCH_TABLE))
+
+
 def normalize_hebrew_name(value):
     """NFC, trimmed, inner runs of white space folded to one space."""
     if value is None:

@@ -119,10 +119,18 @@ class NameCorrectionForm(forms.ModelForm):
         if self.instance.pk is None or not self.has_changed() or self.errors:
             return cleaned
         try:
-            name_correction_clean(name=self.instance, data={field: cleaned.get(field) for field in self.changed_data})
+            corrected = name_correction_clean(
+                name=self.instance, data={field: cleaned.get(field) for field in self.changed_data}
+            )
         except ValidationError as error:
             for field, messages_ in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, messages_)
+            return cleaned
+        # One of deceased and the dedication's kind changed alone: the other follows (name_clean),
+        # before the database's rule that they agree is checked on the instance.
+        for field in ("deceased", "dedication_kind"):
+            if field in self.fields:
+                cleaned[field] = corrected[field]
         return cleaned
 
 
@@ -145,7 +153,18 @@ class NameInline(StaffViewAdminMixin, admin.TabularInline):
     form = NameCorrectionForm
     extra = 0
     can_delete = False
-    fields = ["hebrew_name", "gender", "parent_hebrew_name", "english_name", "deceased", "city", "country"]
+    fields = [
+        "hebrew_name",
+        "gender",
+        "parent_hebrew_name",
+        "english_name",
+        "deceased",
+        "dedication_kind",
+        "dedication_text",
+        "listed",
+        "city",
+        "country",
+    ]
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
@@ -368,9 +387,9 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
 @admin.register(Name)
 class NameAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAdmin):
     form = NameCorrectionForm
-    list_display = ["display_name", "english_name", "deceased", "city", "country", "order"]
+    list_display = ["display_name", "english_name", "dedication_kind", "listed", "city", "country", "order"]
     search_fields = ["hebrew_name", "parent_hebrew_name", "english_name", "family_name"]
-    list_filter = ["deceased", "gender"]
+    list_filter = ["deceased", "dedication_kind", "listed", "gender"]
     # A name may be corrected (its history keeps every spelling), never moved to another order:
     # its letter would go with it (the database refuses too, allocation/migrations/0010).
     readonly_fields = ["order", "letter_held"]

@@ -55,6 +55,13 @@ class OrderCreateView(APIView):
                     "names": [
                         {"hebrew_name": "מנחם מענדל", "parent_hebrew_name": "חיה מושקא", "gender": "m"},
                         {"hebrew_name": "שרה", "parent_hebrew_name": "רבקה", "gender": "f", "deceased": True},
+                        {
+                            "hebrew_name": "יוסף",
+                            "parent_hebrew_name": "לאה",
+                            "gender": "m",
+                            "dedication": {"kind": "refuah_shleimah", "text": "מכל המשפחה"},
+                            "listed": True,
+                        },
                     ],
                     "payment": {"method": "offline", "reference": "receipt 118"},
                     "consent": True,

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from allocation.models import Gender, Name, Order, OrderStatus
+from allocation.models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender, Name, Order, OrderStatus
 from allocation.selectors import names_letters_describe, order_letters_describe
 from allocation.services import order_expires_at
 from allocation.validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
@@ -31,13 +31,36 @@ class HebrewNameField(serializers.CharField):
         return value
 
 
+class DedicationSerializer(serializers.Serializer):
+    """Why the letter is bought for the name; read into and from the name's dedication_kind and
+    dedication_text (source="*"). Left out: "in_memory" if deceased, else "none"."""
+
+    kind = serializers.ChoiceField(source="dedication_kind", choices=DedicationKind.choices)
+    text = serializers.CharField(
+        source="dedication_text",
+        max_length=DEDICATION_TEXT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_visible_characters],
+    )
+
+
 class NameInputSerializer(serializers.Serializer):
     hebrew_name = HebrewNameField()
     parent_hebrew_name = HebrewNameField()
     gender = serializers.ChoiceField(choices=Gender.choices)
     english_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     family_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    deceased = serializers.BooleanField(required=False, default=False)
+    deceased = serializers.BooleanField(
+        required=False, default=False, help_text=_("In memory of the departed: the same as dedication.kind in_memory.")
+    )
+    dedication = DedicationSerializer(source="*", required=False)
+    listed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Whether the name appears on its scroll's public page and in the public search of names."),
+    )
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     country = serializers.RegexField(
@@ -135,6 +158,7 @@ def _viewer(serializer):
 
 class NameSerializer(ModelSerializerFieldsOnce):
     display_name = serializers.CharField(read_only=True)
+    dedication = DedicationSerializer(source="*", read_only=True)
     letter = serializers.SerializerMethodField()
     certificate = serializers.SerializerMethodField()
 
@@ -148,6 +172,8 @@ class NameSerializer(ModelSerializerFieldsOnce):
             "english_name",
             "family_name",
             "deceased",
+            "dedication",
+            "listed",
             "date_of_birth",
             "city",
             "country",

@@ -17,7 +17,8 @@ class ImportForm(forms.Form):
         required=False,
         help_text=_(
             "The first row names the columns: hebrew_name, parent_hebrew_name, gender, and any of "
-            "english_name, family_name, deceased, date_of_birth, city, country (or their Hebrew names)."
+            "english_name, family_name, deceased, date_of_birth, city, country, dedication_kind, dedication_text, "
+            "listed (or their Hebrew names)."
         ),
     )
     pasted = forms.CharField(

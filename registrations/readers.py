@@ -25,6 +25,8 @@ from django.conf import settings
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from allocation.models import DEDICATION_HEBREW
+
 # Every column we read, with the headers people write for it (compared without case, spaces,
 # underscores, hyphens and quotes).
 COLUMN_ALIASES = {
@@ -82,8 +84,12 @@ COLUMN_ALIASES = {
     "date_of_birth": ["date_of_birth", "date of birth", "dob", "birthday", "birth date", "תאריך לידה"],
     "city": ["city", "town", "עיר", "ישוב", "יישוב"],
     "country": ["country", "country code", "ארץ", "מדינה"],
+    "dedication_kind": ["dedication_kind", "dedication", "dedication kind", "הקדשה", "סוג הקדשה"],
+    "dedication_text": ["dedication_text", "dedication text", "נוסח ההקדשה", "טקסט הקדשה"],
+    "listed": ["listed", "list publicly", "public", "פרסום", "לפרסם"],
 }
 REQUIRED_COLUMNS = ("hebrew_name", "parent_hebrew_name", "gender")
+DEDICATION_BY_HEBREW = {hebrew: str(kind) for kind, hebrew in DEDICATION_HEBREW.items()}
 
 GENDER_VALUES = {
     "m": "m", "male": "m", "man": "m", "boy": "m", "ben": "m", "son": "m",
@@ -183,6 +189,18 @@ def _convert(column: str, text: str, problems: list, number: int):
         if folded not in NO_VALUES:
             problems.append(RowProblem(number, column, _("Write yes or no, not “%(value)s”.") % {"value": text}))
         return False
+    if column == "listed":
+        folded = text.strip().lower()
+        if folded in YES_VALUES:
+            return True
+        if folded not in NO_VALUES:
+            problems.append(RowProblem(number, column, _("Write yes or no, not “%(value)s”.") % {"value": text}))
+        return False
+    if column == "dedication_kind":
+        # The kind's identifier (in_memory), or its customary Hebrew words (לעילוי נשמת);
+        # anything else goes on to name_clean, which names the kinds it takes.
+        folded = text.strip()
+        return DEDICATION_BY_HEBREW.get(folded, folded.lower())
     if column == "date_of_birth":
         return text or None
     return text

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from core.signals import announce_on_commit
 from scrolls.models import Campaign
 
-from ..models import Gender, Name
+from ..models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender, Name
 from ..signals import name_corrected
 from ..validators import has_invisible_characters, normalize_hebrew_name, validate_hebrew_name
 
@@ -30,7 +30,11 @@ NAME_FIELDS = (
     "date_of_birth",
     "city",
     "country",
+    "dedication_kind",
+    "dedication_text",
+    "listed",
 )
+DEDICATION_KINDS = frozenset(DedicationKind.values)
 
 
 class OrderNamesInvalid(ValidationError):
@@ -100,6 +104,34 @@ def _eligibility_errors(*, cleaned: dict, campaign: Campaign, today: datetime.da
     return {}
 
 
+def _dedication_clean(cleaned: dict) -> dict:
+    """The dedication's kind and text, in place; errors by field. "In memory of" and deceased are
+    one fact: a kind left out follows deceased (clients that know only deceased), the kind
+    in_memory makes the name deceased, and a departed name takes no other kind."""
+    kind = str(cleaned["dedication_kind"] or "").strip().lower()
+    errors = {}
+    if not kind:
+        kind = DedicationKind.IN_MEMORY if cleaned["deceased"] else DedicationKind.NONE
+    elif kind not in DEDICATION_KINDS:
+        errors["dedication_kind"] = [
+            _("Choose a dedication among: %(kinds)s.") % {"kinds": ", ".join(DedicationKind.values)}
+        ]
+    elif kind == DedicationKind.IN_MEMORY:
+        cleaned["deceased"] = True
+    elif cleaned["deceased"] and kind != DedicationKind.NONE:
+        errors["dedication_kind"] = [_("A name in memory of the departed takes the dedication “in memory of”.")]
+    elif cleaned["deceased"]:
+        kind = DedicationKind.IN_MEMORY
+    cleaned["dedication_kind"] = str(kind)
+    text = normalize_hebrew_name(cleaned["dedication_text"])
+    if has_invisible_characters(text):
+        errors["dedication_text"] = [_("This contains invisible or control characters; please retype it.")]
+    elif len(text) > DEDICATION_TEXT_MAX_LENGTH:
+        errors["dedication_text"] = [_("At most %(limit)d characters.") % {"limit": DEDICATION_TEXT_MAX_LENGTH}]
+    cleaned["dedication_text"] = text
+    return errors
+
+
 def _field_max_length(field: str) -> int:
     return Name._meta.get_field(field).max_length
 
@@ -134,6 +166,8 @@ def name_clean(*, data: dict, campaign: Campaign, today: datetime.date | None = 
             errors[field] = [_("At most %(limit)d characters.") % {"limit": limit}]
     # A campaign for the departed writes every name in memory, whatever the form said.
     cleaned["deceased"] = True if campaign.for_the_departed else bool(cleaned["deceased"])
+    errors.update(_dedication_clean(cleaned))
+    cleaned["listed"] = bool(cleaned["listed"])
     try:
         cleaned["date_of_birth"] = _date_of_birth_parse(cleaned["date_of_birth"])
     except ValueError:
@@ -155,6 +189,11 @@ def name_correction_clean(*, name: Name, data: dict) -> dict:
     order = name.order
     ordered_on = timezone.localtime(order.created_at, ZoneInfo(order.campaign.time_zone)).date()
     current = {field: getattr(name, field) for field in NAME_FIELDS}
+    # One of deceased and the dedication's kind corrected alone: the other follows it.
+    if "deceased" in data and "dedication_kind" not in data and name.dedication_kind == DedicationKind.IN_MEMORY:
+        current["dedication_kind"] = ""
+    elif "dedication_kind" in data and "deceased" not in data:
+        current["deceased"] = False
     # Its date of birth erased (the privacy app) after the age limit was checked when it was
     # ordered: the name stays accepted, unless the correction gives a date to check again.
     erased_birth_date = name.date_of_birth is None and not data.get("date_of_birth")
