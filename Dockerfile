@@ -16,7 +16,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Fonts the certificates and reports are drawn with: culmus (STaM and Hebrew) and
-# fonts-noto-core (Latin), and the text layout libraries WeasyPrint draws them with.
+# fonts-noto-core (Latin), and the text layout libraries WeasyPrint draws them with; libfribidi0
+# for Pillow's raqm layout, which draws the share images' Hebrew right to left.
 # chromium is only for the browser tests, so it is not installed.
 # Versions follow the Debian release the base image tracks, with its security updates.
 # PostgreSQL's client (pg_dump, pg_restore) for `manage.py backup` and `restore_check`: its
@@ -27,7 +28,7 @@ ARG PG_CLIENT_MAJOR=16
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends culmus fonts-noto-core \
-       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libfribidi0 \
        ca-certificates postgresql-common \
     && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
     && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \

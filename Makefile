@@ -25,7 +25,9 @@ RUN_DATA := .data
 #   poppler-utils: pdftotext and pdftoppm, which the certificate tests read PDFs back with
 #   gettext: msgfmt and xgettext, which makemessages and compilemessages run (make messages, and
 #     the test that the catalogues are up to date)
-DEBIAN_PACKAGES := chromium culmus fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils gettext
+#   libfribidi0: the bidi of Pillow's raqm layout, which draws the share images' Hebrew right to left
+#   tesseract-ocr, tesseract-ocr-heb: the share image's test reads its Hebrew back (OCR)
+DEBIAN_PACKAGES := chromium culmus fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils gettext libfribidi0 tesseract-ocr tesseract-ocr-heb
 # npm writes this file on every install: node_modules/ is as package-lock.json says once it is newer.
 NODE_STAMP := node_modules/.package-lock.json
 # What makemessages reads: our apps and templates, none of the tools' or tests' files.

@@ -34,6 +34,9 @@ from .services import order_checkout
 logger = logging.getLogger(__name__)
 
 NAMES_PREFIX = "names"
+# The session's key for the buyer's details that "add a name for someone who cannot" carries
+# from a paid order to the buy page (in the session: never in a URL).
+BUYER_PREFILL_SESSION_KEY = "checkout:buyer-prefill"
 
 
 def _formset_with_one_more_row(data, campaign):
@@ -112,7 +115,10 @@ def order_buy(request, slug):
                 else:
                     return redirect("order-pay", token=order.token)
     else:
-        buyer_form = BuyerForm()
+        # "Add a name for someone who cannot": the buyer's details, once, from the paid order.
+        prefill = request.session.pop(BUYER_PREFILL_SESSION_KEY, None)
+        prefill = prefill if prefill and prefill.get("campaign") == campaign.slug else None
+        buyer_form = BuyerForm(initial=prefill)
         consent_form = ConsentForm()
         formset = NameFormSet(prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
     context = {
@@ -120,7 +126,7 @@ def order_buy(request, slug):
         "formset": formset,
         "buyer_form": buyer_form,
         "consent_form": consent_form,
-        "blank_forms_html": None if formset.is_bound else _buy_forms_blank_html(campaign),
+        "blank_forms_html": None if formset.is_bound or buyer_form.initial else _buy_forms_blank_html(campaign),
         "suggested_price": order_amount_suggested(campaign=campaign, name_count=1),
     }
     return render(request, "allocation/buy.html", context)
@@ -189,6 +195,23 @@ def order_pay_demo(request, token):
         messages.error(request, _("The payment was declined. Please try again."))
         return redirect("order-pay", token=order.token)
     return redirect("order-done", token=order.token)
+
+
+@require_POST
+def order_another(request, token):
+    """Add a name for someone who cannot: the buy page of the same campaign, for the same buyer,
+    whose details (from this paid order) the session carries to its form, never the URL."""
+    order = get_object_or_404(Order.objects.select_related("campaign"), token=token)
+    if order.status != OrderStatus.PAID or not order.campaign.active:
+        return redirect("order-done", token=order.token)
+    request.session[BUYER_PREFILL_SESSION_KEY] = {
+        "campaign": order.campaign.slug,
+        "buyer_name": order.buyer_name,
+        "buyer_email": order.buyer_email,
+        "buyer_phone": order.buyer_phone,
+    }
+    messages.info(request, _("Your details are filled in: write the name of the person this letter is for."))
+    return redirect("order-buy", slug=order.campaign.slug)
 
 
 @require_POST

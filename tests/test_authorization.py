@@ -135,6 +135,12 @@ TABLE = {
     "order-pay": ("/orders/{token}/pay/", answers(302, anon=404)),  # paid: on to its letters
     "order-pay-demo": ("/orders/{token}/pay/demo/", answers(405)),  # POST only
     "order-again": ("/orders/{token}/again/", answers(405)),  # POST only
+    "order-another": ("/orders/{token}/another/", answers(405)),  # POST only
+    # Share images are public; a version that is not the current one is sent on to it (302).
+    "sharing:site": ("/share/site/0.png", answers(302)),
+    "sharing:campaign": ("/share/campaigns/idf/0.png", answers(302)),
+    "sharing:scroll": ("/share/campaigns/idf/scrolls/1/0.png", answers(302)),
+    "sharing:letter": ("/share/letters/{code}/0.png", answers(302)),
     "home": ("/", PUBLIC),
     "privacy:notice": ("/privacy/", PUBLIC),
     "privacy:self-export": ("/privacy/export/", PUBLIC),

@@ -232,7 +232,10 @@ def test_hostile_values_in_page_urls_are_not_found(client, campaigns, no_limits)
             continue
         quoted = quote(value[:2000], safe="")
         for template in ["/verify/{}/", "/orders/{}/", "/orders/{}/letters.csv", "/orders/{}/certificates/x.pdf",
-                         "/buy/{}/", "/campaigns/{}/", "/widget/{}/", "/shliach/imports/{}/"]:  # fmt: skip
+                         "/buy/{}/", "/campaigns/{}/", "/widget/{}/", "/shliach/imports/{}/",
+                         # Share images: an unknown object is not found, an unknown version sent on.
+                         "/share/campaigns/{}/x.png", "/share/letters/{}/x.png", "/share/site/{}.png",
+                         "/share/campaigns/idf/{}.png", "/share/campaigns/idf/scrolls/1/{}.png"]:  # fmt: skip
             response = client.get(template.format(quoted))
             assert_safe(response)
             assert response.status_code in (302, 404), (template, value[:40])
@@ -240,6 +243,7 @@ def test_hostile_values_in_page_urls_are_not_found(client, campaigns, no_limits)
         assert response.status_code in (302, 404)  # 404: a "/" in the value is not a code
         assert response.status_code == 404 or response["Location"] == "/"
         assert_safe(client.get(f"/campaigns/idf/?page={quoted}"))
+        assert client.post(f"/orders/{quoted}/another/").status_code == 404  # add a name: no such order
 
 
 # --- The bulk import ----------------------------------------------------------------------------

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "privacy",
     "receipts",
     "operations",
+    # Open Graph tags and the share images of the public pages (PNG cards drawn by Pillow).
+    "sharing",
     # /metrics, the counts of what the apps announce; Sentry's options (monitoring.sentry).
     "monitoring",
 ]

@@ -47,6 +47,7 @@ urlpatterns = [
     path("staff/accounts/", include("receipts.accounts_urls")),  # the treasurer's view
     path("staff/", include("siyum.urls")),
     path("", include("accounts.urls")),
+    path("share/", include("sharing.urls")),  # the share images of the public pages
     path("", include("certificates.urls")),
     path("", include("receipts.urls")),
     path("", include("checkout.urls")),

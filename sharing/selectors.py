@@ -1,0 +1,119 @@
+"""What each share card shows, read from what its page already reads: the cached progress for a
+campaign, the scroll row for a scroll, the public verification of a certificate for a letter.
+A card's version is a digest of what it shows, so its URL changes when its picture does."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+
+from certificates.selectors import certificate_by_code, certificate_verify_describe
+from scrolls.selectors import campaigns_progress, scroll_public
+
+# Raised when the drawing itself changes, so that every card's URL changes with it.
+DRAWING_VERSION = 1
+KINDS = ("site", "campaign", "scroll", "letter")
+
+
+@dataclass(frozen=True)
+class ShareCard:
+    kind: str  # one of KINDS
+    args: dict = field(default_factory=dict)  # the URL's arguments, besides the version
+    content: dict = field(default_factory=dict)  # what is drawn, and nothing else
+
+    @property
+    def version(self) -> str:
+        shown = json.dumps([DRAWING_VERSION, self.kind, self.content], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+    @property
+    def path(self) -> str:
+        return reverse(f"sharing:{self.kind}", kwargs={**self.args, "version": self.version})
+
+    @property
+    def url(self) -> str:
+        return settings.SITE_URL + self.path
+
+
+def percent_bucket(*, written: int, total: int) -> int:
+    """The whole percentage of a scroll written, rounded down (100 only when it is full)."""
+    return 100 * written // total if total else 0
+
+
+def site_card() -> ShareCard:
+    return ShareCard(kind="site")
+
+
+def _progress_content(*, name_he, name, scroll_number, written, total, show_number) -> dict:
+    percent = None if total is None else percent_bucket(written=written, total=total)
+    return {
+        "name_he": name_he,
+        "name": name,
+        "percent": percent,
+        "scroll_number": scroll_number if show_number and percent is not None else None,
+    }
+
+
+def campaign_card(*, slug: str) -> ShareCard:
+    """A campaign's card, from the cached progress (no query): its open scroll's progress."""
+    campaign = campaigns_progress().by_slug.get(slug)
+    if campaign is None:
+        raise Http404
+    scroll = campaign["active_scroll"] or {}
+    content = _progress_content(
+        name_he=campaign["name_he"],
+        name=campaign["name"],
+        scroll_number=scroll.get("number"),
+        written=scroll.get("letters_allocated", 0),
+        total=scroll.get("total_letters"),
+        show_number=False,
+    )
+    return ShareCard(kind="campaign", args={"slug": slug}, content=content)
+
+
+def scroll_card_of(*, scroll) -> ShareCard:
+    """The card of a scroll the page already holds (its campaign selected with it)."""
+    content = _progress_content(
+        name_he=scroll.campaign.name_he,
+        name=scroll.campaign.name,
+        scroll_number=scroll.number,
+        written=scroll.letters_allocated,
+        total=scroll.total_letters,
+        show_number=True,
+    )
+    return ShareCard(kind="scroll", args={"slug": scroll.campaign.slug, "number": scroll.number}, content=content)
+
+
+def scroll_card(*, slug: str, number: int) -> ShareCard:
+    return scroll_card_of(scroll=scroll_public(slug=slug, number=number))
+
+
+def letter_card_of(*, certificate, campaign, letter: dict | None) -> ShareCard:
+    """A letter's card: what its public verification page shows of the letter (the letter, its
+    word, parsha and position, or only the parsha where the campaign discloses no more), never
+    the name written in it nor anything of the buyer."""
+    letter = letter or {}
+    lines = [line for line in (letter.get("word"), letter.get("parsha_he")) if line]
+    position, total = letter.get("position"), letter.get("total")
+    figures = f"{position:,} / {total:,}" if position and total else ""
+    if letter.get("scroll_number"):
+        figures = f"#{letter['scroll_number']}  ·  {figures}" if figures else f"#{letter['scroll_number']}"
+    content = {
+        "letter": letter.get("letter") or "",
+        "custom": campaign.custom,
+        "name_he": campaign.name_he,
+        "lines_he": lines,
+        "figures": figures,
+    }
+    return ShareCard(kind="letter", args={"code": certificate.code}, content=content)
+
+
+def letter_card(*, code: str) -> ShareCard:
+    certificate = certificate_by_code(code)
+    if certificate is None:
+        raise Http404
+    described = certificate_verify_describe(certificate=certificate)
+    return letter_card_of(certificate=certificate, campaign=described["campaign"], letter=described["letter"])
