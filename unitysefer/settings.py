@@ -395,6 +395,8 @@ RATELIMIT_SIGN_IN_PER_ACCOUNT = env.str("RATELIMIT_SIGN_IN_PER_ACCOUNT", default
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="10/h")
 RATELIMIT_PASSWORD_RESET_PER_ACCOUNT = env.str("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT", default="5/h")
 RATELIMIT_ORDERS = env.str("RATELIMIT_ORDERS", default="30/h")
+# The Hebrew transliteration helper (GET /names/transliterate/), asked as the buyer types.
+RATELIMIT_TRANSLITERATE = env.str("RATELIMIT_TRANSLITERATE", default="60/m")
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="120/min")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")
 RATELIMIT_VIEW = "core.security.rate_limited"

@@ -34,18 +34,19 @@ urlpatterns = [
     # Django's set_language, remembering a signed-in user's choice on their profile.
     path("i18n/setlang/", language_set, name="set_language"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
-    path("shliach/", include("registrations.urls")),
-    path("reports/", include("reports.urls")),
     # Apple Pay's domain verification (APPLE_PAY_DOMAIN_ASSOCIATION_FILE; 404 while unset).
     path(
         ".well-known/apple-developer-merchantid-domain-association",
         apple_pay_domain_association,
         name="apple-pay-domain-association",
     ),
+    path("shliach/", include("registrations.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("privacy.urls")),  # /privacy/ and the staff's /staff/privacy/
     path("staff/organisations/", include("receipts.staff_urls")),
     path("staff/accounts/", include("receipts.accounts_urls")),  # the treasurer's view
     path("staff/", include("siyum.urls")),
+    path("names/", include("allocation.urls")),  # the Hebrew transliteration helper
     path("", include("accounts.urls")),
     path("share/", include("sharing.urls")),  # the share images of the public pages
     path("", include("certificates.urls")),
