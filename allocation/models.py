@@ -180,15 +180,16 @@ class DedicationKind(models.TextChoices):
 
 
 # The customary Hebrew wording of each kind, as written on a certificate (never translated).
+# Keyed by the plain value: a TextChoices member hashes by its name, not its value.
 DEDICATION_HEBREW = {
-    DedicationKind.IN_HONOUR: "לזכות",
-    DedicationKind.IN_MEMORY: "לעילוי נשמת",
-    DedicationKind.REFUAH_SHLEIMAH: "לרפואה שלמה",
-    DedicationKind.SUCCESS: "להצלחת",
-    DedicationKind.BIRTH: "לרגל הולדת",
-    DedicationKind.BAR_MITZVAH: "לרגל בר המצווה של",
-    DedicationKind.BAT_MITZVAH: "לרגל בת המצווה של",
-    DedicationKind.WEDDING: "לרגל נישואי",
+    "in_honour": "לזכות",
+    "in_memory": "לעילוי נשמת",
+    "refuah_shleimah": "לרפואה שלמה",
+    "success": "להצלחת",
+    "birth": "לרגל הולדת",
+    "bar_mitzvah": "לרגל בר המצווה של",
+    "bat_mitzvah": "לרגל בת המצווה של",
+    "wedding": "לרגל נישואי",
 }
 DEDICATION_TEXT_MAX_LENGTH = 200
 

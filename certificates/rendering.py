@@ -21,6 +21,8 @@ from pyluach.dates import HebrewDate
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
 
+from allocation.models import DEDICATION_HEBREW, DedicationKind
+
 # Shared with every PDF the project draws; named here too, where they were first written.
 from core.rendering import (  # noqa: F401
     STATIC_ORIGIN,
@@ -97,6 +99,9 @@ class CertificatePage:
     name_he: str
     english_name: str
     deceased: bool
+    # The dedication (allocation.models.DedicationKind's value) and its text, isolated.
+    dedication_kind: str
+    dedication_text: str
     campaign_name: str
     campaign_name_he: str
     stam_font: str
@@ -127,6 +132,18 @@ class CertificatePage:
         if self.parsha_only and self.parsha_he:
             return "parsha"
         return "position" if self.position else "none"
+
+    @property
+    def dedication_he(self) -> str:
+        """The kind's customary Hebrew words; "" for none."""
+        return DEDICATION_HEBREW.get(self.dedication_kind, "")
+
+    @property
+    def dedication_label(self) -> str:
+        """The kind in the certificate's language (read while the page is drawn in it)."""
+        if self.dedication_kind in ("", DedicationKind.NONE):
+            return ""
+        return str(DedicationKind(self.dedication_kind).label)
 
     @property
     def detail_rules(self) -> list[str]:
@@ -175,6 +192,8 @@ def certificate_page(*, name, letter: dict | None, campaign, code: str, display_
         name_he=f"{isolated(name.hebrew_name)} {name.connector} {isolated(name.parent_hebrew_name)}",
         english_name=english_name,
         deceased=name.deceased,
+        dedication_kind=name.dedication_kind,
+        dedication_text=isolated(name.dedication_text) if name.dedication_text else "",
         campaign_name=isolated(campaign.name),
         campaign_name_he=isolated(campaign.name_he),
         stam_font=stam_font(campaign.custom),

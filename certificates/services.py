@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from pypdf import PdfReader
 
 from accounts.selectors import language_supported, order_language
-from allocation.models import Name, Order
+from allocation.models import DEDICATION_HEBREW, DedicationKind, Name, Order
 from allocation.selectors import addresses_language, names_letters_describe
 from core import locks
 from core.locks import advisory_lock_try
@@ -152,7 +152,16 @@ def _certificates_issue_batch(*, order: Order, names: list[Name]) -> int:
 
 # What of a name its certificate prints: a correction of any of them draws it again.
 CERTIFICATE_NAME_FIELDS = frozenset(
-    {"hebrew_name", "parent_hebrew_name", "gender", "english_name", "family_name", "deceased"}
+    {
+        "hebrew_name",
+        "parent_hebrew_name",
+        "gender",
+        "english_name",
+        "family_name",
+        "deceased",
+        "dedication_kind",
+        "dedication_text",
+    }
 )
 
 
@@ -342,7 +351,7 @@ def order_booklet_build(*, order_id: int) -> bool:
 
 CSV_COLUMNS = [
     "display_name", "hebrew_name", "ben_bas", "parent_hebrew_name", "english_name", "family_name",
-    "deceased", "campaign", "scroll", "position", "total", "letter", "word", "book", "chapter",
+    "deceased", "dedication_kind", "dedication_he", "dedication_text", "campaign", "scroll", "position", "total", "letter", "word", "book", "chapter",
     "verse", "parsha", "parsha_he", "certificate_code", "certificate_url", "verify_url",
 ]  # fmt: skip
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -377,6 +386,9 @@ def order_letters_csv_rows(*, order: Order, viewer, request=None) -> Iterator[li
                 "english_name": name.english_name,
                 "family_name": name.family_name,
                 "deceased": name.deceased,
+                "dedication_kind": "" if name.dedication_kind == DedicationKind.NONE else name.dedication_kind,
+                "dedication_he": DEDICATION_HEBREW.get(name.dedication_kind, ""),
+                "dedication_text": name.dedication_text,
                 "campaign": order.campaign.name,
                 "scroll": letter.get("scroll_number"),
                 **{key: letter.get(key) for key in ("position", "total", "letter", "word", "book", "chapter", "verse")},
