@@ -9,3 +9,6 @@ class SharingConfig(AppConfig):
 
     name = "sharing"
     verbose_name = _("Sharing")
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the start-up check)

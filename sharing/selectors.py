@@ -11,7 +11,8 @@ from django.http import Http404
 from django.urls import reverse
 
 from certificates.selectors import certificate_by_code, certificate_verify_describe
-from scrolls.selectors import campaigns_progress, scroll_public
+from scrolls.models import Campaign
+from scrolls.selectors import campaign_open_scroll, campaigns_progress, scroll_public
 
 # Raised when the drawing itself changes, so that every card's URL changes with it.
 DRAWING_VERSION = 1
@@ -60,8 +61,21 @@ def _progress_content(*, name_he, name, scroll_number, written, total, show_numb
 def campaign_card(*, slug: str) -> ShareCard:
     """A campaign's card, from the cached progress (no query): its open scroll's progress."""
     campaign = campaigns_progress().by_slug.get(slug)
-    if campaign is None:
-        raise Http404
+    if campaign is None:  # a campaign newer than the cached progress: from its rows
+        row = Campaign.objects.filter(slug=slug).first()
+        if row is None:
+            raise Http404
+        open_scroll = campaign_open_scroll(campaign=row)
+        campaign = {
+            "name_he": row.name_he,
+            "name": row.name,
+            "active_scroll": open_scroll
+            and {
+                "number": open_scroll.number,
+                "letters_allocated": open_scroll.letters_allocated,
+                "total_letters": open_scroll.total_letters,
+            },
+        }
     scroll = campaign["active_scroll"] or {}
     content = _progress_content(
         name_he=campaign["name_he"],

@@ -146,6 +146,14 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             page.wait_for_selector("#form-errors")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (errors)")
             refused += [f"{language} /buy/idf/ (errors): {seen}" for seen in page.evaluate("window.__cspViolations")]
+            # The thank-you page's "add a name for someone who cannot": the buy page, its buyer filled in.
+            page.goto(f"{live_server.url}/orders/{paid.token}/")
+            page.click("#order-another")
+            page.wait_for_selector("#buy-form")
+            found += _violations(page, axe_script, f"{language} /buy/idf/ (add a name)")
+            refused += [
+                f"{language} /buy/idf/ (add a name): {seen}" for seen in page.evaluate("window.__cspViolations")
+            ]
         context.close()
     assert not found, "Accessibility violations:\n" + "\n".join(found)
     assert not refused, "Content Security Policy violations:\n" + "\n".join(refused)

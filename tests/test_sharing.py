@@ -20,6 +20,8 @@ from allocation.models import Order, OrderStatus
 from allocation.services import Buyer, order_fulfil
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
+from scrolls.models import Campaign
+from scrolls.selectors import PROGRESS_CACHE_KEY, campaigns_progress, progress_local_forget
 from sharing import drawing
 from sharing.selectors import campaign_card, scroll_card
 from sharing.services import share_image_cache_key
@@ -134,6 +136,21 @@ def test_an_old_or_made_up_version_is_sent_on_to_the_current_image(client, campa
     assert client.get("/share/campaigns/idf/scrolls/99/x.png").status_code == 404
     assert client.get("/share/letters/NOPE-NOPE/x.png").status_code == 404
     assert client.post(card.path).status_code == 405
+
+
+def test_a_campaign_newer_than_the_cached_progress_still_has_its_card(client, campaigns):
+    stale = campaigns_progress()
+    Campaign.objects.create(slug="new-campaign", name="A new campaign", name_he="ספר תורה חדש", custom="ari", price=18)
+    # The cached progress as a refresh that could not reach Redis left it: without the campaign.
+    cache.set(PROGRESS_CACHE_KEY, stale, timeout=None)
+    progress_local_forget()
+    assert "new-campaign" not in campaigns_progress().by_slug
+    response = client.get("/campaigns/new-campaign/")
+    assert response.status_code == 200
+    card = campaign_card(slug="new-campaign")
+    assert meta_of(response)["og:image"] == card.url and card.content["name_he"] == "ספר תורה חדש"
+    _, image = image_of(client, card.url)
+    assert image.size == (1200, 630)
 
 
 def test_a_scrolls_card_changes_with_its_whole_percentage_not_at_every_letter(client, campaigns):
