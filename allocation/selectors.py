@@ -12,7 +12,13 @@ from scrolls.selectors import (
     viewer_sees_exact_letter,
 )
 
-from .models import Letter, Name, Order, Reservation
+from .models import Letter, Name, Order, Reservation, name_search_key
+from .validators import hebrew_search_key
+
+# The public listing of a scroll's listed names, a page at a time; what may be typed to search.
+LISTED_PAGE_SIZE = 50
+SEARCH_MAX_LENGTH = 100
+LOOKUP_MAX_RESULTS = 20
 
 
 def order_visible_to(*, user) -> QuerySet:
@@ -117,3 +123,66 @@ def addresses_language(*, emails) -> dict[str, str]:
         if not languages.get(address):
             languages[address] = language_supported(language)
     return {email: languages.get(email) or settings.LANGUAGE_CODE for email in emails}
+
+
+# --- Listed names: the only names any public page shows (issue 19) ---------------------------
+
+
+def _listed_letters() -> QuerySet:
+    """Letters whose name its buyer chose to list, with the name's search keys (the same folds
+    as the index name_listed_search)."""
+    return (
+        Letter.objects.filter(name__listed=True)
+        .annotate(name_key=name_search_key("name__hebrew_name"), parent_key=name_search_key("name__parent_hebrew_name"))
+        .select_related("name")
+    )
+
+
+def scroll_listed_letters(*, scroll_id: int, hebrew_name: str = "", parent_hebrew_name: str = "") -> QuerySet:
+    """A scroll's letters held by listed names, by position; those whose Hebrew name and
+    parent's name begin with what was typed (with or without final letters and niqqud). Never
+    an unlisted name."""
+    letters = _listed_letters().filter(scroll_id=scroll_id)
+    name_key = hebrew_search_key(hebrew_name)[:SEARCH_MAX_LENGTH]
+    parent_key = hebrew_search_key(parent_hebrew_name)[:SEARCH_MAX_LENGTH]
+    if name_key:
+        letters = letters.filter(name_key__startswith=name_key)
+    if parent_key:
+        letters = letters.filter(parent_key__startswith=parent_key)
+    return letters.order_by("position")
+
+
+def listed_letters_find(*, hebrew_name: str, parent_hebrew_name: str) -> list[Letter]:
+    """ "Do I have a letter?" by name: the letters of listed names that are this Hebrew name and
+    parent's name (whole, read as the search reads them), in every campaign; at most
+    LOOKUP_MAX_RESULTS. Never an unlisted name."""
+    name_key = hebrew_search_key(hebrew_name)[:SEARCH_MAX_LENGTH]
+    parent_key = hebrew_search_key(parent_hebrew_name)[:SEARCH_MAX_LENGTH]
+    if not name_key or not parent_key:
+        return []
+    return list(
+        _listed_letters()
+        .filter(name_key=name_key, parent_key=parent_key)
+        .select_related("scroll__campaign")
+        .order_by("scroll__campaign__name", "scroll__number", "position")[:LOOKUP_MAX_RESULTS]
+    )
+
+
+def letter_public(*, scroll, position: int) -> dict | None:
+    """A letter's public page: the letter of the text at the position, and its name only when
+    listed (with its dedication). None where no name holds the position, or where the campaign
+    discloses only the parsha (a public page by position would tell more)."""
+    if not viewer_sees_exact_letter(campaign=scroll.campaign, viewer=None):
+        return None
+    letter = Letter.objects.filter(scroll=scroll, position=position).select_related("name").first()
+    if letter is None:
+        return None
+    text_letter = None
+    if scroll.edition_id:
+        text_letter = text_letters_at(wanted=[(scroll.edition_id, position)]).get((scroll.edition_id, position))
+    return {
+        "position": position,
+        "total": scroll.total_letters,
+        "identity": letter_identity(text_letter=text_letter, exact=True),
+        "name": letter.name if letter.name.listed else None,
+    }

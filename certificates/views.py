@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -16,9 +17,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.models import Order
-from allocation.selectors import order_visible_to
+from allocation.selectors import (
+    LISTED_PAGE_SIZE,
+    SEARCH_MAX_LENGTH,
+    letter_public,
+    listed_letters_find,
+    order_visible_to,
+    scroll_listed_letters,
+)
+from allocation.validators import hebrew_search_key, validate_visible_characters
 from core.security import client_ip
 from core.tasks import enqueue_on_commit
+from scrolls.selectors import scroll_public, viewer_sees_exact_letter
 
 from .models import Certificate, OrderCertificates
 from .selectors import certificate_by_code, certificate_verify_describe, order_all_certificates_issued
@@ -170,7 +180,9 @@ def letters_lookup(request):
             letters_lookup_rate_check(ip=client_ip(request), email=email)
         except ValidationError as error:
             form.add_error(None, error)
-            return render(request, "certificates/lookup.html", {"form": form}, status=429)
+            return render(
+                request, "certificates/lookup.html", {"form": form, "name_form": ListedNameLookupForm()}, status=429
+            )
         # Queued even when nothing will be found, so the answer takes as long either way.
         # Written in the language the page was asked in.
         enqueue_on_commit(send_letters_lookup, email, translation.get_language())
@@ -183,4 +195,106 @@ def letters_lookup(request):
             % {"email": email},
         )
         return redirect("letters-lookup")
-    return render(request, "certificates/lookup.html", {"form": form})
+    return render(request, "certificates/lookup.html", {"form": form, "name_form": ListedNameLookupForm()})
+
+
+# --- Listed names (issue 19): a scroll's public list, a letter's page, the lookup by name ------
+
+
+class _SearchInput(forms.TextInput):
+    input_type = "search"
+
+
+class ListedNameSearchForm(forms.Form):
+    """What a name and its parent's name begin with, typed with or without final letters and
+    niqqud (allocation.validators.hebrew_search_key)."""
+
+    hebrew_name = forms.CharField(
+        label=gettext_lazy("Hebrew name"),
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        validators=[validate_visible_characters],
+        widget=_SearchInput(attrs={"dir": "rtl", "lang": "he"}),
+    )
+    parent_hebrew_name = forms.CharField(
+        label=gettext_lazy("Parent's Hebrew name"),
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        validators=[validate_visible_characters],
+        widget=_SearchInput(attrs={"dir": "rtl", "lang": "he"}),
+    )
+
+
+class ListedNameLookupForm(ListedNameSearchForm):
+    """ "Do I have a letter?" by name: both names, whole."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = True
+            field.widget = forms.TextInput(attrs={"dir": "rtl", "lang": "he"})
+
+
+def scroll_names(request, slug, number):
+    """The names listed publicly in a scroll, 50 a page, searchable; each linked to its letter's
+    page (not where the campaign discloses only the parsha). Never an unlisted name."""
+    scroll = scroll_public(slug=slug, number=number)
+    form = ListedNameSearchForm(request.GET or None)
+    search = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    letters = scroll_listed_letters(
+        scroll_id=scroll.pk,
+        hebrew_name=search.get("hebrew_name", ""),
+        parent_hebrew_name=search.get("parent_hebrew_name", ""),
+    )
+    if form.is_bound and not form.is_valid():
+        letters = letters.none()
+    page = Paginator(letters, LISTED_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "certificates/scroll_names.html",
+        {
+            "scroll": scroll,
+            "campaign": scroll.campaign,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "searched": bool(search.get("hebrew_name") or search.get("parent_hebrew_name")),
+            "exact": viewer_sees_exact_letter(campaign=scroll.campaign, viewer=None),
+        },
+    )
+
+
+def letter_detail(request, slug, number, position):
+    """A letter's public page: where it is in the Torah and, when its name is listed, the name
+    and its dedication."""
+    scroll = scroll_public(slug=slug, number=number)
+    described = letter_public(scroll=scroll, position=position)
+    if described is None:
+        raise Http404
+    return render(request, "certificates/letter.html", {"scroll": scroll, "campaign": scroll.campaign, **described})
+
+
+def letters_lookup_name(request):
+    """ "Do I have a letter?" by a Hebrew name and a parent's name: the letters of listed names
+    only, on the page; counted on the same limits as the lookup by email."""
+    form = ListedNameLookupForm(request.POST or None)
+    letters = None
+    if request.method == "POST" and form.is_valid():
+        name, parent = form.cleaned_data["hebrew_name"], form.cleaned_data["parent_hebrew_name"]
+        try:
+            # Counted as the lookup by email counts an address: the IP's counter is the same one.
+            letters_lookup_rate_check(
+                ip=client_ip(request), email=f"name:{hebrew_search_key(name)}|{hebrew_search_key(parent)}"
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            context = {"form": LettersLookupForm(), "name_form": form}
+            return render(request, "certificates/lookup.html", context, status=429)
+        letters = listed_letters_find(hebrew_name=name, parent_hebrew_name=parent)
+    return render(
+        request,
+        "certificates/lookup.html",
+        {"form": LettersLookupForm(), "name_form": form, "letters": letters},
+    )

@@ -104,6 +104,8 @@ TABLE = {
     "siyum:hold": ("/staff/siyum/{scroll}/", STAFF_ONLY),
     "campaign-detail": ("/campaigns/idf/", PUBLIC),
     "scroll-detail": ("/campaigns/idf/scrolls/1/", PUBLIC),
+    "scroll-names": ("/campaigns/idf/scrolls/1/names/", PUBLIC),
+    "letter-detail": ("/campaigns/idf/scrolls/1/letters/{position}/", PUBLIC),  # the buyer's letter, unlisted
     "accounts:login": ("/accounts/login/", answers(302, anon=200, buyer=200)),  # signed in: on
     "accounts:logout": ("/accounts/logout/", answers(405)),  # POST only
     "accounts:password_reset": ("/accounts/password_reset/", PUBLIC),
@@ -115,6 +117,7 @@ TABLE = {
     "registrations:dashboard": ("/shliach/", SHLUCHIM),
     "certificate-verify": ("/verify/{code}/", PUBLIC),
     "letters-lookup": ("/letters/lookup/", PUBLIC),
+    "letters-lookup-name": ("/letters/lookup/name/", PUBLIC),  # the form (POST looks)
     "order-booklet": ("/orders/{token}/certificates/booklet.pdf", BY_LINK),
     "certificate-download": ("/orders/{token}/certificates/{code}.pdf", BY_LINK),
     "order-letters-csv": ("/orders/{token}/letters.csv", BY_LINK),
@@ -225,6 +228,7 @@ def world(campaigns, settings, tmp_path):
     values = {
         "token": buyer_order.token,
         "code": Certificate.objects.get(name__order=buyer_order).code,
+        "position": buyer_order.names.get().letter.position,
         "other_token": other_order.token,
         "other_code": Certificate.objects.get(name__order=other_order).code,
         "api_order": api_order.pk,

@@ -129,6 +129,23 @@ def test_sign_in_password_reset_and_lookup_refuse_hostile_values(client, campaig
         assert response.status_code == 200  # none of these is an email address
 
 
+def test_the_listed_names_search_and_lookup_refuse_or_escape_hostile_values(client, campaigns, no_limits, shliach):
+    for value in CORPUS:
+        response = client.get("/campaigns/idf/scrolls/1/names/", {"hebrew_name": value, "parent_hebrew_name": value})
+        assert_safe(response)
+        assert response.status_code == 200
+        response = client.get("/campaigns/idf/scrolls/1/names/", {"page": value})
+        assert_safe(response)
+        assert response.status_code == 200
+        response = client.post("/letters/lookup/name/", {"hebrew_name": value, "parent_hebrew_name": value})
+        assert_safe(response)
+        assert response.status_code == 200
+        response = token_client(shliach).post(
+            "/api/v1/orders/", api_order(dedication={"kind": value, "text": value}), format="json"
+        )
+        assert response.status_code == 400 and "dedication" in response.json()["names"]["0"], value[:40]
+
+
 # --- The API ------------------------------------------------------------------------------------
 
 
