@@ -139,6 +139,11 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             assert page.get_attribute("html", "lang") == language
             found += _violations(page, axe_script, f"{language} {path}")
             refused += [f"{language} {path}: {seen}" for seen in page.evaluate("window.__cspViolations")]
+        if user is shliach:
+            # The grid's shared Hebrew keyboard open.
+            page.goto(f"{live_server.url}/shliach/grid/idf/")
+            page.click("[aria-controls='name-grid-hebrew-keyboard']")
+            found += _violations(page, axe_script, f"{language} /shliach/grid/idf/ (Hebrew keyboard)")
         if user is None:
             # The buy page with every error showing: labels, messages and their announcement.
             page.goto(f"{live_server.url}/buy/idf/")
@@ -146,6 +151,15 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             page.wait_for_selector("#form-errors")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (errors)")
             refused += [f"{language} /buy/idf/ (errors): {seen}" for seen in page.evaluate("window.__cspViolations")]
+            # The Hebrew keyboard open, and suggestions for a name typed in Latin letters (hebrew_input.js).
+            page.goto(f"{live_server.url}/buy/idf/")
+            page.click("[aria-controls='id_names-0-hebrew_name-hebrew-keyboard']")
+            page.fill("#id_names-0-parent_hebrew_name", "Chaya Mushka")
+            page.wait_for_selector("#id_names-0-parent_hebrew_name-hebrew-suggestions .hebrew-suggestion")
+            found += _violations(page, axe_script, f"{language} /buy/idf/ (Hebrew keyboard)")
+            refused += [
+                f"{language} /buy/idf/ (Hebrew keyboard): {seen}" for seen in page.evaluate("window.__cspViolations")
+            ]
             # The thank-you page's "add a name for someone who cannot": the buy page, its buyer filled in.
             page.goto(f"{live_server.url}/orders/{paid.token}/")
             page.click("#order-another")

@@ -118,6 +118,8 @@ TABLE = {
     "certificate-verify": ("/verify/{code}/", PUBLIC),
     "letters-lookup": ("/letters/lookup/", PUBLIC),
     "letters-lookup-name": ("/letters/lookup/name/", PUBLIC),  # the form (POST looks)
+    # The Hebrew transliteration helper (empty q: no suggestion, still 200).
+    "names-transliterate": ("/names/transliterate/", PUBLIC),
     "order-booklet": ("/orders/{token}/certificates/booklet.pdf", BY_LINK),
     "certificate-download": ("/orders/{token}/certificates/{code}.pdf", BY_LINK),
     "order-letters-csv": ("/orders/{token}/letters.csv", BY_LINK),

@@ -263,6 +263,19 @@ def test_hostile_values_in_page_urls_are_not_found(client, campaigns, no_limits)
         assert client.post(f"/orders/{quoted}/another/").status_code == 404  # add a name: no such order
 
 
+def test_the_transliteration_helper_answers_hostile_names_with_json_or_400(client, settings):
+    settings.RATELIMIT_TRANSLITERATE = "100000/m"
+    for value in CORPUS:
+        response = client.get("/names/transliterate/", {"q": value[:5000]})
+        assert response.status_code in (200, 400), value[:40]
+        assert response["Content-Type"] == "application/json"
+        body = response.json()
+        if response.status_code == 400:
+            assert body["error"]
+        else:  # only the table's Hebrew is ever suggested: nothing of the value comes back in it
+            assert all(not set(suggestion) & set("<>&`;") for suggestion in body["suggestions"]), value[:40]
+
+
 # --- The bulk import ----------------------------------------------------------------------------
 
 
