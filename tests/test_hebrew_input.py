@@ -232,4 +232,12 @@ def test_a_name_is_typed_with_the_on_screen_keyboard_and_a_suggestion_picked_by_
     # A row added later gets its keyboard too.
     page.click("#add-name")
     assert page.locator("#id_names-1-hebrew_name-hebrew-keyboard").count() == 1
+
+    # Sent with Latin letters in a Hebrew field: refused, and the page comes back with suggestions.
+    page.fill("#id_names-0-parent_hebrew_name", "Rivkah")
+    page.click("#continue-to-payment")
+    page.wait_for_selector("#form-errors")
+    assert page.input_value("#id_names-0-parent_hebrew_name") == "Rivkah"
+    page.wait_for_selector("#id_names-0-parent_hebrew_name-hebrew-suggestions .hebrew-suggestion")
+    assert "רבקה" in page.inner_text("#id_names-0-parent_hebrew_name-hebrew-suggestions")
     context.close()

@@ -177,6 +177,8 @@
     const widget = widgetBuild(field.id || "hebrew-input-" + ++counter, () => field);
     field.insertAdjacentElement("afterend", widget.root);
     fieldWatch(field, widget);
+    // Sent back refused with Latin or Cyrillic letters in it: the suggestions at once.
+    if (FOREIGN.test(field.value)) lookup(widget, field);
   }
 
   function scopeAttach(scope) {
