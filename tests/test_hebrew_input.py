@@ -8,7 +8,11 @@ import ipaddress
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.test import Client
+from playwright.sync_api import expect
 
 from allocation.transliteration import (
     MAX_TEXT_LENGTH,
@@ -18,6 +22,9 @@ from allocation.transliteration import (
     name_transliterate,
 )
 from allocation.validators import validate_hebrew_name
+from registrations.models import NameDraft
+
+from .conftest import make_user
 
 URL = "/names/transliterate/"
 
@@ -240,4 +247,41 @@ def test_a_name_is_typed_with_the_on_screen_keyboard_and_a_suggestion_picked_by_
     assert page.input_value("#id_names-0-parent_hebrew_name") == "Rivkah"
     page.wait_for_selector("#id_names-0-parent_hebrew_name-hebrew-suggestions .hebrew-suggestion")
     assert "רבקה" in page.inner_text("#id_names-0-parent_hebrew_name-hebrew-suggestions")
+    context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_grids_one_keyboard_types_into_the_cell_last_focused_and_the_grid_saves_it(browser, live_server, campaigns):
+    user = make_user("hebrew-input-shliach", permissions=["accounts.register_names"])
+    user.groups.add(Group.objects.get_or_create(name="shliach")[0])
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    name = django_settings.SESSION_COOKIE_NAME
+    context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/shliach/grid/idf/")
+    first = page.get_by_label("Row 1: Hebrew name", exact=True)
+    assert first.evaluate("element => element === document.activeElement")  # the grid's own focus
+    assert page.locator(".hebrew-input-toggle").count() == 1  # one keyboard for every cell
+
+    # A name in Latin letters in the cell: the suggestions above the grid; one picked.
+    page.keyboard.type("Levi Yitzchak")
+    page.wait_for_selector("#name-grid-hebrew-suggestions .hebrew-suggestion")
+    page.locator("#name-grid-hebrew-suggestions .hebrew-suggestion").first.click()
+    assert first.input_value() == "לוי יצחק"
+    assert first.evaluate("element => element === document.activeElement")
+
+    # The parent's cell, then the keyboard: its keys type there, and the grid saves what they typed.
+    parent = page.get_by_label("Row 1: Parent's Hebrew name", exact=True)
+    parent.focus()
+    page.click(".hebrew-input-toggle")
+    for letter in ["ח", "נ", "ה"]:
+        page.click(f"#name-grid-hebrew-keyboard button[data-key='{letter}']")
+    assert parent.input_value() == "חנה"
+    assert first.input_value() == "לוי יצחק"
+    expect(page.locator("#grid-status")).to_have_text("Saved")
+    [draft] = NameDraft.objects.filter(created_by=user)
+    assert draft.rows[0]["hebrew_name"] == "לוי יצחק" and draft.rows[0]["parent_hebrew_name"] == "חנה"
     context.close()
