@@ -10,13 +10,14 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 
+from allocation.selectors import letter_public
 from certificates.selectors import certificate_by_code, certificate_verify_describe
 from scrolls.models import Campaign
 from scrolls.selectors import campaign_open_scroll, campaigns_progress, scroll_public
 
 # Raised when the drawing itself changes, so that every card's URL changes with it.
 DRAWING_VERSION = 1
-KINDS = ("site", "campaign", "scroll", "letter")
+KINDS = ("site", "campaign", "scroll", "letter", "position")
 
 
 @dataclass(frozen=True)
@@ -109,20 +110,43 @@ def letter_card_of(*, certificate, campaign, letter: dict | None) -> ShareCard:
     """A letter's card: what its public verification page shows of the letter (the letter, its
     word, parsha and position, or only the parsha where the campaign discloses no more), never
     the name written in it nor anything of the buyer."""
-    letter = letter or {}
+    content = _letter_content(campaign=campaign, letter=letter or {})
+    return ShareCard(kind="letter", args={"code": certificate.code}, content=content)
+
+
+def _letter_content(*, campaign, letter: dict) -> dict:
     lines = [line for line in (letter.get("word"), letter.get("parsha_he")) if line]
     position, total = letter.get("position"), letter.get("total")
     figures = f"{position:,} / {total:,}" if position and total else ""
     if letter.get("scroll_number"):
         figures = f"#{letter['scroll_number']}  ·  {figures}" if figures else f"#{letter['scroll_number']}"
-    content = {
+    return {
         "letter": letter.get("letter") or "",
         "custom": campaign.custom,
         "name_he": campaign.name_he,
         "lines_he": lines,
         "figures": figures,
     }
-    return ShareCard(kind="letter", args={"code": certificate.code}, content=content)
+
+
+def position_card_of(*, scroll, position: int, total: int, identity: dict) -> ShareCard:
+    """The card of a letter's own page (a position of a scroll): the letter, its word, parsha and
+    position, as the letter's card; never the name, even a listed one."""
+    letter = {**identity, "scroll_number": scroll.number, "position": position, "total": total}
+    content = _letter_content(campaign=scroll.campaign, letter=letter)
+    args = {"slug": scroll.campaign.slug, "number": scroll.number, "position": position}
+    return ShareCard(kind="position", args=args, content=content)
+
+
+def position_card(*, slug: str, number: int, position: int) -> ShareCard:
+    """Only a position the letter's public page shows (a name holds it, the campaign discloses it)."""
+    scroll = scroll_public(slug=slug, number=number)
+    described = letter_public(scroll=scroll, position=position)
+    if described is None:
+        raise Http404
+    return position_card_of(
+        scroll=scroll, position=described["position"], total=described["total"], identity=described["identity"]
+    )
 
 
 def letter_card(*, code: str) -> ShareCard:

@@ -24,7 +24,7 @@ def share_image_draw(*, card: ShareCard) -> bytes:
         return drawing.site_card_draw()
     if card.kind in ("campaign", "scroll"):
         return drawing.progress_card_draw(**card.content)
-    if card.kind == "letter":
+    if card.kind in ("letter", "position"):
         return drawing.letter_card_draw(**card.content)
     raise ValueError(f"No share card of kind {card.kind!r}")
 

@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from .selectors import campaign_card, letter_card, scroll_card, site_card
+from .selectors import campaign_card, letter_card, position_card, scroll_card, site_card
 from .services import share_image_get
 
 # A version's picture never changes (the version is a digest of it): kept a year.
@@ -41,3 +41,8 @@ def scroll_image(request, slug, number, version):
 @require_safe
 def letter_image(request, code, version):
     return _image_response(letter_card(code=code), version)
+
+
+@require_safe
+def position_image(request, slug, number, position, version):
+    return _image_response(position_card(slug=slug, number=number, position=position), version)

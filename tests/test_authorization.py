@@ -146,6 +146,7 @@ TABLE = {
     "sharing:campaign": ("/share/campaigns/idf/0.png", answers(302)),
     "sharing:scroll": ("/share/campaigns/idf/scrolls/1/0.png", answers(302)),
     "sharing:letter": ("/share/letters/{code}/0.png", answers(302)),
+    "sharing:position": ("/share/campaigns/idf/scrolls/1/letters/{position}/0.png", answers(302)),
     "home": ("/", PUBLIC),
     "privacy:notice": ("/privacy/", PUBLIC),
     "privacy:self-export": ("/privacy/export/", PUBLIC),

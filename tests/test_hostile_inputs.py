@@ -252,7 +252,8 @@ def test_hostile_values_in_page_urls_are_not_found(client, campaigns, no_limits)
                          "/buy/{}/", "/campaigns/{}/", "/widget/{}/", "/shliach/imports/{}/",
                          # Share images: an unknown object is not found, an unknown version sent on.
                          "/share/campaigns/{}/x.png", "/share/letters/{}/x.png", "/share/site/{}.png",
-                         "/share/campaigns/idf/{}.png", "/share/campaigns/idf/scrolls/1/{}.png"]:  # fmt: skip
+                         "/share/campaigns/idf/{}.png", "/share/campaigns/idf/scrolls/1/{}.png",
+                         "/share/campaigns/idf/scrolls/1/letters/1/{}.png"]:  # fmt: skip
             response = client.get(template.format(quoted))
             assert_safe(response)
             assert response.status_code in (302, 404), (template, value[:40])

@@ -16,17 +16,17 @@ from django.utils import translation
 from django.utils.translation import gettext
 from PIL import Image, ImageDraw, ImageFont
 
-from allocation.models import Order, OrderStatus
+from allocation.models import Letter, Order, OrderStatus
 from allocation.services import Buyer, order_fulfil
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
 from scrolls.models import Campaign
 from scrolls.selectors import PROGRESS_CACHE_KEY, campaigns_progress, progress_local_forget
 from sharing import drawing
-from sharing.selectors import campaign_card, scroll_card
+from sharing.selectors import campaign_card, position_card, scroll_card
 from sharing.services import share_image_cache_key
 
-from .factories import make_order, shrink_open_scroll
+from .factories import make_order, name_data, shrink_open_scroll
 from .test_buy_pages import buy_form
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,14 @@ def test_every_public_page_carries_its_card_tags_and_image(client, campaigns, la
     order = paid_order(campaigns["idf"])
     certificate = Certificate.objects.get(name__order=order)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-    pages = ["/", "/campaigns/idf/", "/campaigns/idf/scrolls/1/", f"/verify/{certificate.code}/"]
+    position = Letter.objects.get(name__order=order).position
+    pages = [
+        "/",
+        "/campaigns/idf/",
+        "/campaigns/idf/scrolls/1/",
+        f"/verify/{certificate.code}/",
+        f"/campaigns/idf/scrolls/1/letters/{position}/",  # a letter's own page
+    ]
     images = set()
     for path in pages:
         response = client.get(path)
@@ -109,6 +116,24 @@ def test_the_letters_page_and_image_show_the_letter_never_the_name_or_buyer(clie
         assert private not in head
     url = meta_of(response)["og:image"]
     assert f"/share/letters/{certificate.code}/" in url
+
+
+def test_a_letters_own_page_shows_the_letter_in_its_tags_never_its_listed_name(client, campaigns):
+    order = paid_order(campaigns["idf"], names=[name_data(0, listed=True)])
+    name = order.names.get()
+    position = Letter.objects.get(name=name).position
+    response = client.get(f"/campaigns/idf/scrolls/1/letters/{position}/")
+    assert response.status_code == 200
+    head, body = response.content.decode().split("</head>")
+    assert name.hebrew_name in body  # listed: the page shows it
+    assert name.hebrew_name not in head and order.buyer_email not in head
+    card = position_card(slug="idf", number=1, position=position)
+    assert meta_of(response)["og:image"] == card.url
+    assert name.hebrew_name not in str(card.content)
+    _, image = image_of(client, card.url)
+    assert image.size == (1200, 630)
+    # A position no name holds has no page and no card.
+    assert client.get(f"/share/campaigns/idf/scrolls/1/letters/{position + 1}/x.png").status_code == 404
 
 
 def test_an_image_is_drawn_once_and_served_from_the_cache(client, campaigns):

@@ -5,12 +5,13 @@ from urllib.parse import quote, urlencode
 
 from django import template
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import reverse
 from django.utils import translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from sharing.selectors import campaign_card, letter_card_of, scroll_card_of, site_card
+from sharing.selectors import campaign_card, letter_card_of, position_card_of, scroll_card_of, site_card
 
 register = template.Library()
 
@@ -78,6 +79,18 @@ def share_meta_letter(context, certificate, campaign, letter):
         card=letter_card_of(certificate=certificate, campaign=campaign, letter=letter),
         title=_("A letter written in %(campaign)s") % {"campaign": _in_language(campaign.name_he, campaign.name)},
         description=_("Every letter of this Torah scroll is written in the name of one Jew."),
+    )
+
+
+@register.inclusion_tag("sharing/meta.html", takes_context=True)
+def share_meta_position(context, scroll, position, total, identity):
+    """A letter's own page (a position of a scroll): the letter, never the name, even a listed one."""
+    campaign = scroll.campaign
+    return _meta(
+        context,
+        card=position_card_of(scroll=scroll, position=position, total=total, identity=identity),
+        title=_("Letter %(position)s of scroll %(number)s") % {"position": intcomma(position), "number": scroll.number},
+        description=_("A letter written in %(campaign)s") % {"campaign": _in_language(campaign.name_he, campaign.name)},
     )
 
 
