@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make test` runs the suite in this many processes (pytest-xdist; 0: in the one process).
+TEST_PROCESSES ?= 2
 # The lock files `make lock` writes from pyproject.toml: production's dependencies (the
 # Dockerfile installs these), and the same pins plus the test and lint extras (the virtualenv).
 LOCK_BASE := requirements/base.txt
@@ -85,7 +87,7 @@ run: venv system-packages
 
 # PostgreSQL and Redis from DATABASE_URL/REDIS_URL, else the local servers, else throwaway ones.
 test: venv system-packages node-packages
-	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 # ruff's rules and formatting, and the layers of the apps (import-linter, [tool.importlinter] in
 # pyproject.toml). All three run; any failure fails the target.

@@ -18,7 +18,8 @@ from .browser import browser, page  # noqa: E402, F401
 def certificates_in_a_temporary_folder(settings, tmp_path_factory):
     """Certificates are drawn only where tests ask for them (tasks run in-process: every test
     that pays would otherwise draw them), and go to a throwaway folder, as do uploaded
-    spreadsheets."""
+    spreadsheets and receipts (each test process its own: file names follow ids, which two
+    processes' databases give alike)."""
     settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED = False
     settings.STORAGES = {
         **settings.STORAGES,
@@ -29,6 +30,10 @@ def certificates_in_a_temporary_folder(settings, tmp_path_factory):
         "imports": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": tmp_path_factory.getbasetemp() / "imports"},
+        },
+        "receipts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path_factory.getbasetemp() / "receipts"},
         },
     }
 
