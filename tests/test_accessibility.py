@@ -17,7 +17,7 @@ from certificates.models import Certificate
 from certificates.services import order_certificates_issue
 
 from .conftest import make_user
-from .factories import make_order
+from .factories import make_order, name_data
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -102,6 +102,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     order_certificates_issue(order_id=paid.pk)
     certificate = Certificate.objects.filter(name__order=paid).first()
     pending = make_order(campaigns["tomchei-temimim"], 1)
+    # A listed name with a dedication: the scroll's list of names, its search and its letter's page.
+    listed = make_order(campaigns["idf"], names=[name_data(0, listed=True, dedication_kind="wedding")])
+    order_fulfil(order_id=listed.pk)
+    listed_position = listed.names.get().letter.position
     shliach = make_user("a11y-shliach", permissions=["accounts.register_names"])
     shliach.groups.add(Group.objects.get_or_create(name="shliach")[0])
     staff = make_user("a11y-staff", is_staff=True)
@@ -117,6 +121,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             "/accounts/login/",
             "/campaigns/idf/",
             "/campaigns/idf/scrolls/1/",
+            "/campaigns/idf/scrolls/1/names/",
+            "/campaigns/idf/scrolls/1/names/?hebrew_name=%D7%9E%D7%A0%D7%97%D7%9D",
+            "/campaigns/idf/scrolls/1/names/?hebrew_name=%D7%90%D7%99%D7%9F",  # nothing found
+            f"/campaigns/idf/scrolls/1/letters/{listed_position}/",
             "/privacy/",
             "/privacy/export/",
         ],
