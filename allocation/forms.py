@@ -96,6 +96,13 @@ class NameForm(forms.Form):
                 parent.widget.attrs["data-label-living"] = _("Mother's Hebrew name")
                 parent.widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
 
+    def has_changed(self):
+        # A row left as it came posts the dedication "none": it is still an empty row.
+        return any(
+            field != "dedication_kind" or self[field].data not in (None, "", DedicationKind.NONE)
+            for field in self.changed_data
+        )
+
 
 class BaseNameFormSet(forms.BaseFormSet):
     def clean(self):

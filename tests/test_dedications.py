@@ -14,6 +14,7 @@ from registrations.models import ImportStatus
 from .conftest import token_client
 from .factories import make_order, name_data
 from .test_api import order_payload
+from .test_buy_pages import buy_form
 from .test_certificates import allocated_order, poppler_text, stored_pdf
 from .test_imports import checked, csv_bytes, imported_offline, shliach  # noqa: F401
 
@@ -118,3 +119,22 @@ def test_the_certificate_the_order_page_and_the_csv_show_the_dedication(client, 
     assert "לרפואה שלמה" in page and "&lt;b&gt;מכל המשפחה&lt;/b&gt;" in page and "<b>מכל" not in page
     csv_text = b"".join(client.get(f"/orders/{order.token}/letters.csv").streaming_content).decode()
     assert "refuah_shleimah,לרפואה שלמה,<b>מכל המשפחה</b>" in csv_text
+
+
+def test_the_buy_page_takes_a_dedication_and_listing(client, campaigns):
+    data = buy_form(
+        **{
+            "names-0-dedication_kind": "bar_mitzvah",
+            "names-0-dedication_text": "מזל טוב",
+            "names-0-listed": "on",
+            "names-1-dedication_kind": "none",  # the empty row as the page posts it: still empty
+        }
+    )
+    assert client.post("/buy/idf/", data).status_code == 302
+    [name] = Name.objects.all()
+    assert (name.dedication_kind, name.dedication_text, name.listed, name.deceased) == (
+        "bar_mitzvah",
+        "מזל טוב",
+        True,
+        False,
+    )
