@@ -30,11 +30,20 @@ from receipts.models import Receipt
 from receipts.selectors import receipt_describe
 
 # What of a name is erased with its order's contact data; the Hebrew names, the parent's name,
-# ben/bas, "in memory of" and the country stay (the letter, and the campaign's counts).
-NAME_PERSONAL_FIELDS = {"english_name": "", "family_name": "", "date_of_birth": None, "city": ""}
+# ben/bas, the kind of dedication ("in memory of") and the country stay (the letter, and the
+# campaign's counts). A dedication's own words may name people, and the name leaves the scroll's
+# public list: erasure errs on the side of showing less.
+NAME_PERSONAL_FIELDS = {
+    "english_name": "",
+    "family_name": "",
+    "date_of_birth": None,
+    "city": "",
+    "dedication_text": "",
+    "listed": False,
+}
 ORDER_CONTACT_FIELDS = {"buyer_name": "", "buyer_email": "", "buyer_phone": ""}
 # What an order's certificate prints of these (certificates.services.CERTIFICATE_NAME_FIELDS).
-PRINTED_PERSONAL_FIELDS = ("english_name", "family_name")
+PRINTED_PERSONAL_FIELDS = ("english_name", "family_name", "dedication_text")
 # Rows one daily run changes at most, per kind (the next run goes on).
 EXPIRE_BATCH = 50_000
 
@@ -73,7 +82,9 @@ class CertificatesShredder(Shredder):
         ]
 
     def erase(self, *, subject: Subject, now: datetime.datetime) -> int:
-        printed = Name.objects.filter(order_id__in=subject.order_ids).exclude(english_name="", family_name="")
+        printed = Name.objects.filter(order_id__in=subject.order_ids).exclude(
+            **{field: "" for field in PRINTED_PERSONAL_FIELDS}
+        )
         order_ids = sorted(set(printed.values_list("order_id", flat=True)))
         for order_id in order_ids:
             # A batch being drawn for the order finishes first (it read the names before this
@@ -174,6 +185,8 @@ class OrdersShredder(Shredder):
             "family_name": name.family_name,
             "english_name": name.english_name,
             "deceased": name.deceased,
+            "dedication": {"kind": name.dedication_kind, "text": name.dedication_text},
+            "listed": name.listed,
             "date_of_birth": _when(name.date_of_birth),
             "city": name.city,
             "country": name.country,

@@ -215,6 +215,7 @@ PHONE = "+1-555-0199-777"
 ENGLISH_NAME = "Yentl Unmistakable"
 FAMILY_NAME = "Brzezinskowitz"
 CITY = "Xanadu-on-Sea"
+DEDICATION = "For Zlateh Quintessential"
 OTHER = "someone.else@example.org"
 
 
@@ -252,7 +253,15 @@ def held(campaigns):
     idf = campaigns["idf"]
     buyer = Buyer(name=BUYER_NAME, email=ADDRESS, phone=PHONE)
     names = [
-        name_data(0, english_name=ENGLISH_NAME, family_name=FAMILY_NAME, city=CITY),
+        name_data(
+            0,
+            english_name=ENGLISH_NAME,
+            family_name=FAMILY_NAME,
+            city=CITY,
+            dedication_kind="in_honour",
+            dedication_text=DEDICATION,
+            listed=True,
+        ),
         name_data(1, english_name="Second Person", city=CITY),
     ]
     paid = make_order(idf, names=names, buyer=buyer, consent=Consent.given_now())
@@ -318,6 +327,7 @@ def test_the_export_command_writes_everything_held_about_the_address(held, siyum
     assert (name["hebrew_name"], name["english_name"], name["city"]) == ("מנחם מענדל", ENGLISH_NAME + " Jr", CITY)
     assert name["letter"] == {"scroll": 1, "position": 1} and name["family_name"] == FAMILY_NAME
     assert [row["english_name"] for row in name["history"]] == [ENGLISH_NAME + " Jr"]  # as corrected
+    assert name["dedication"] == {"kind": "in_honour", "text": DEDICATION} and name["listed"] is True
     assert data["orders"][1]["consent"] is None and data["orders"][1]["names"][0]["letter"] is None
 
     codes = set(Certificate.objects.filter(name__order=paid).values_list("code", flat=True))
@@ -373,7 +383,7 @@ def test_the_erase_command_erases_the_contact_data_and_keeps_the_letters(
     certificate = Certificate.objects.filter(name__order=paid).order_by("name_id").first()
     old_file = certificate.file.name
     assert ENGLISH_NAME in pdf_text(certificate.file.read())
-    values = (ADDRESS, BUYER_NAME, PHONE, ENGLISH_NAME, FAMILY_NAME, CITY)
+    values = (ADDRESS, BUYER_NAME, PHONE, ENGLISH_NAME, FAMILY_NAME, CITY, DEDICATION)
     for value, found in database_rows_containing(*values).items():
         assert found, value  # the search finds them before
 
@@ -389,6 +399,9 @@ def test_the_erase_command_erases_the_contact_data_and_keeps_the_letters(
     assert set(Name.objects.filter(order__in=[paid, pending]).values_list("english_name", "family_name", "city")) == {
         ("", "", "")
     }
+    # A dedication's words go and the name leaves the public list; the kind of dedication stays.
+    assert set(Name.objects.filter(order=paid).values_list("dedication_text", "listed")) == {("", False)}
+    assert Name.objects.filter(order=paid, dedication_kind="in_honour").count() == 1
     # The Hebrew names stay in their letters; amounts, payments and the consent stay.
     assert sorted(Letter.objects.values_list("name_id", "scroll_id", "position")) == letters_before
     assert sorted(Name.objects.values_list("id", "hebrew_name", "parent_hebrew_name", "gender")) == hebrew_before
