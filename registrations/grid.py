@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from allocation.forms import ConsentForm
+from allocation.models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind
 from allocation.services import Consent
 from scrolls.models import Campaign
 
@@ -22,7 +23,7 @@ from .selectors import user_may_register_names
 
 # Enough for GRID_MAX_ROWS full rows of Hebrew as JSON (two bytes a letter); Django's own
 # DATA_UPLOAD_MAX_MEMORY_SIZE would refuse a large grid without a message we can show.
-GRID_BODY_MAX_BYTES = 20 * 1024 * 1024
+GRID_BODY_MAX_BYTES = 32 * 1024 * 1024
 
 
 def _campaign_for_shliach(request, slug) -> Campaign:
@@ -48,6 +49,9 @@ def grid_page(request, slug):
         "draft_rows": draft.rows if draft else [],
         "max_rows": GRID_MAX_ROWS,
         "max_length": GRID_MAX_VALUE_LENGTH,
+        # "No dedication" is the empty cell: a row left as it came keeps nothing in the draft.
+        "dedication_kinds": DedicationKind.choices,
+        "dedication_text_max_length": min(DEDICATION_TEXT_MAX_LENGTH, GRID_MAX_VALUE_LENGTH),
         "consent_form": ConsentForm(),
     }
     return render(request, "registrations/grid.html", context)

@@ -26,9 +26,15 @@ GRID_FIELDS = (
     "date_of_birth",
     "city",
     "country",
+    "dedication_kind",
+    "dedication_text",
+    "listed",
 )
-# Gender has a default and "in memory of" is a tick: neither alone makes a row someone typed.
-_TYPED_FIELDS = tuple(field for field in GRID_FIELDS if field not in ("gender", "deceased"))
+# Gender and the dedication's kind have a default, "in memory of" and "listed" are ticks: none
+# alone makes a row someone typed.
+_TYPED_FIELDS = tuple(
+    field for field in GRID_FIELDS if field not in ("gender", "deceased", "dedication_kind", "listed")
+)
 GRID_MAX_ROWS = 5000
 GRID_MAX_VALUE_LENGTH = 200
 

@@ -139,6 +139,74 @@ def test_submit_sends_the_rows_as_csv_to_the_import_and_clears_the_draft(shliach
     assert not NameDraft.objects.filter(created_by=shliach).exists()
 
 
+def test_a_dedication_and_the_listing_go_from_the_grid_into_the_names(client, campaigns):
+    from allocation.models import Name
+    from registrations.services import name_import_check, name_import_confirm, name_import_run
+
+    user = make_user("grid-payer", permissions=["accounts.register_names", "payments.record_offline_payment"])
+    client.force_login(user)
+    rows = [
+        {
+            "hebrew_name": "מנחם מענדל",
+            "gender": "m",
+            "parent_hebrew_name": "חיה מושקא",
+            "dedication_kind": "refuah_shleimah",
+            "dedication_text": "לרפואה שלמה וקרובה",
+            "listed": "yes",
+        },
+        {"hebrew_name": "שרה רבקה", "gender": "f", "parent_hebrew_name": "יוסף", "deceased": "yes"},
+        {"hebrew_name": "לוי יצחק", "gender": "m", "parent_hebrew_name": "חנה", "dedication_kind": "in_memory"},
+        # Neither a chosen kind nor a tick makes a row someone typed.
+        {"gender": "m", "dedication_kind": "success", "listed": "yes"},
+    ]
+    assert put_rows(client, rows).status_code == 200
+    assert client.get(draft_url()).json()["rows"] == rows  # kept and given back as typed
+    page = client.get(reverse("registrations:grid", args=["idf"])).content.decode()
+    assert 'data-field="dedication_kind"' in page and 'data-field="listed"' in page
+    assert (
+        '<option value="">No dedication</option>' in page and '<option value="in_memory">In memory of</option>' in page
+    )
+    # A campaign for the departed writes every name "in memory of": no tick, no kind; the text stays.
+    departed = client.get(reverse("registrations:grid", args=["world-of-truth"])).content.decode()
+    assert 'data-field="dedication_kind"' not in departed and 'data-field="dedication_text"' in departed
+
+    client.post(reverse("registrations:grid-submit", args=["idf"]), {"consent": "on"})
+    name_import = name_import_check(import_id=NameImport.objects.get(created_by=user).pk)
+    assert name_import.status == "ready", name_import.problems
+    assert name_import.row_count == 3
+    name_import_confirm(import_id=name_import.pk, user=user, payment_method="offline", payment_reference="cash 7")
+    name_import_run(import_id=name_import.pk)
+    names = {name.hebrew_name: name for name in Name.objects.filter(order__campaign=campaigns["idf"])}
+    values = {
+        hebrew: (name.dedication_kind, name.dedication_text, name.deceased, name.listed)
+        for hebrew, name in names.items()
+    }
+    assert values == {
+        "מנחם מענדל": ("refuah_shleimah", "לרפואה שלמה וקרובה", False, True),
+        "שרה רבקה": ("in_memory", "", True, False),
+        "לוי יצחק": ("in_memory", "", True, False),
+    }
+
+
+def test_in_memory_of_with_another_dedication_is_a_problem_of_its_row(shliach_client, shliach, campaigns):
+    rows = [
+        ROWS[0],
+        {"hebrew_name": "שרה רבקה", "gender": "f", "parent_hebrew_name": "יוסף", "deceased": "yes",
+         "dedication_kind": "wedding"},
+    ]  # fmt: skip
+    put_rows(shliach_client, rows)
+    shliach_client.post(reverse("registrations:grid-submit", args=["idf"]), {"consent": "on"})
+    from registrations.services import name_import_check
+
+    name_import = name_import_check(import_id=NameImport.objects.get(created_by=shliach).pk)
+    assert name_import.status == "refused"
+    [problem] = name_import.problems
+    assert (problem["row"], problem["column"]) == (3, "dedication_kind")  # row 1 is the header
+    assert "in memory of" in problem["message"]
+    page = shliach_client.get(reverse("registrations:import-detail", args=[name_import.pk])).content.decode()
+    assert "dedication_kind" in page and "in memory of" in page
+
+
 def test_an_empty_grid_is_sent_back_with_a_message(shliach_client, shliach, campaigns):
     put_rows(shliach_client, [{"gender": "m", "deceased": "yes"}, {"city": "  "}])
     url = reverse("registrations:grid-submit", args=["idf"])
@@ -232,6 +300,18 @@ def test_type_three_names_with_the_keyboard_reload_and_import(page, live_server,
     keyboard.press("Tab")
     keyboard.press("Tab")
     keyboard.type("חנה")
+    # Row 1's dedication, its words, and listed (Space ticks it).
+    page.get_by_label("Row 1: Dedication", exact=True).select_option("in_honour")
+    page.get_by_label("Row 1: Dedication text", exact=True).fill("לכבוד הרב")
+    page.get_by_label("Row 1: Listed publicly", exact=True).focus()
+    keyboard.press("Space")
+    # Row 2 was ticked "in memory of": its dedication followed; another one is hinted at once.
+    row_2_kind = page.get_by_label("Row 2: Dedication", exact=True)
+    assert row_2_kind.input_value() == "in_memory"
+    row_2_kind.select_option("wedding")
+    assert "grid-hint" in row_2_kind.get_attribute("class")
+    row_2_kind.select_option("in_memory")
+    assert "grid-hint" not in row_2_kind.get_attribute("class")
     expect(status).to_have_text("Saved")
 
     page.reload()
@@ -240,6 +320,11 @@ def test_type_three_names_with_the_keyboard_reload_and_import(page, live_server,
     assert page.get_by_label("Row 1: Family name", exact=True).input_value() == "Cohen"
     assert page.get_by_label("Row 2: ben/bas", exact=True).input_value() == "f"
     assert page.get_by_label("Row 2: In memory of", exact=True).is_checked()
+    assert page.get_by_label("Row 1: Dedication", exact=True).input_value() == "in_honour"
+    assert page.get_by_label("Row 1: Dedication text", exact=True).input_value() == "לכבוד הרב"
+    assert page.get_by_label("Row 1: Listed publicly", exact=True).is_checked()
+    assert not page.get_by_label("Row 3: Listed publicly", exact=True).is_checked()
+    assert page.get_by_label("Row 3: Dedication", exact=True).input_value() == ""
     assert page.get_by_label("Row 3: Hebrew name", exact=True).input_value() == "לוי יצחק"
     assert page.get_by_label("Row 3: Parent's Hebrew name", exact=True).input_value() == "חנה"
     assert page.get_by_label("Row 1: Hebrew name", exact=True).get_attribute("dir") == "rtl"
@@ -262,6 +347,11 @@ def test_type_three_names_with_the_keyboard_reload_and_import(page, live_server,
         ("מנחם מענדל", "m", "חיה מושקא", ""),
         ("שרה רבקה", "f", "יוסף", "yes"),
         ("לוי יצחק", "m", "חנה", ""),
+    ]
+    assert [(row["dedication_kind"], row["dedication_text"], row["listed"]) for row in stored] == [
+        ("in_honour", "לכבוד הרב", "yes"),
+        ("in_memory", "", ""),
+        ("", "", ""),
     ]
     assert not NameDraft.objects.filter(created_by=user).exists()
 

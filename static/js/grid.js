@@ -31,8 +31,12 @@
 
   function cellSet(cell, value) {
     if (cell.type === "checkbox") cell.checked = Boolean(value);
-    else if (cell.tagName === "SELECT") cell.value = value === "f" ? "f" : "m";
-    else cell.value = value || "";
+    else if (cell.classList.contains("grid-gender")) cell.value = value === "f" ? "f" : "m";
+    else if (cell.tagName === "SELECT") {
+      // A kind this list does not hold (or "none") is the first choice, no dedication.
+      cell.value = value || "";
+      if (cell.selectedIndex < 0) cell.selectedIndex = 0;
+    } else cell.value = value || "";
   }
 
   function hint(cell) {
@@ -43,6 +47,40 @@
     }
     cell.classList.toggle("grid-hint", Boolean(message));
     cell.title = message;
+  }
+
+  // "In memory of" and the dedication "In memory of" are one fact (name_clean keeps them so):
+  // each follows the other here, and a departed name with another dedication is hinted; the
+  // import's check names the problem.
+  const IN_MEMORY = "in_memory";
+
+  function dedicationCells(row) {
+    return {
+      deceased: row.querySelector('[data-field="deceased"]'),
+      kind: row.querySelector('[data-field="dedication_kind"]'),
+    };
+  }
+
+  function dedicationHint(row) {
+    const { deceased, kind } = dedicationCells(row);
+    if (!deceased || !kind) return;
+    const message = deceased.checked && kind.value && kind.value !== IN_MEMORY ? text.textHintDedication : "";
+    kind.classList.toggle("grid-hint", Boolean(message));
+    kind.title = message;
+  }
+
+  function dedicationFollow(cell) {
+    const row = cell.closest("tr");
+    const { deceased, kind } = dedicationCells(row);
+    if (!deceased || !kind) return;
+    if (cell === deceased) {
+      if (deceased.checked && !kind.value) kind.value = IN_MEMORY;
+      else if (!deceased.checked && kind.value === IN_MEMORY) kind.value = "";
+    } else if (cell === kind) {
+      if (kind.value === IN_MEMORY) deceased.checked = true;
+      else if (!kind.value) deceased.checked = false;
+    }
+    dedicationHint(row);
   }
 
   function rowAdd(data) {
@@ -59,6 +97,7 @@
       cellSet(cell, data[cell.dataset.field]);
       hint(cell);
     });
+    dedicationHint(row);
     body.appendChild(row);
     return row;
   }
@@ -199,7 +238,7 @@
       onEnter(cell.closest("tr"));
       return;
     }
-    if (cell.tagName === "SELECT") {
+    if (cell.classList.contains("grid-gender")) {
       // The physical M and F keys, whatever the keyboard layout (Hebrew gives צ and כ there).
       const choice = { KeyM: "m", KeyF: "f" }[event.code] || { m: "m", f: "f" }[event.key.toLowerCase()];
       if (plain && choice) {
@@ -227,7 +266,10 @@
     changed();
   });
   body.addEventListener("change", (event) => {
-    if (event.target.type === "checkbox" || event.target.tagName === "SELECT") changed();
+    if (event.target.type === "checkbox" || event.target.tagName === "SELECT") {
+      dedicationFollow(event.target);
+      changed();
+    }
   });
   body.addEventListener("focusout", (event) => {
     const cell = event.target;
