@@ -7,7 +7,8 @@ from scrolls.models import Scroll, ScrollState
 
 # What a name needs (allocation.services.name_clean reads these); the rest of the form is ours.
 NAME_FIELDS = (
-    "hebrew_name", "gender", "parent_hebrew_name", "family_name", "english_name", "date_of_birth", "deceased"
+    "hebrew_name", "gender", "parent_hebrew_name", "family_name", "english_name", "date_of_birth", "deceased",
+    "dedication_kind", "dedication_text", "listed",
 )  # fmt: skip
 
 

@@ -427,6 +427,36 @@ def test_staff_reserve_and_give_honour_letters_from_their_page(client, honour_ca
     assert reservation.history.first().history_user == staff_user  # the audit: who, from the request
 
 
+def test_an_honour_letter_is_given_with_a_dedication_and_listed_only_when_ticked(client, honour_campaigns, staff_user):
+    scroll = open_scroll(honour_campaigns["idf"])
+    first, second = Reservation.objects.filter(scroll=scroll, position__in=(1, 2)).order_by("position")
+    client.force_login(staff_user)
+    form = client.get(reverse("siyum:honour-give", args=[first.pk])).content.decode()
+    assert 'name="dedication_kind"' in form and 'name="dedication_text"' in form and 'name="listed"' in form
+    assert 'name="listed" checked' not in form  # not listed unless ticked
+
+    # "In memory of" ticked with another dedication: refused, said on the field, nothing written.
+    conflict = {**name_data(0), "deceased": "on", "dedication_kind": "success", "email": ""}
+    response = client.post(reverse("siyum:honour-give", args=[first.pk]), conflict)
+    assert response.status_code == 200 and response.context["form"].errors["dedication_kind"]
+    assert not Letter.objects.filter(scroll=scroll, position=1).exists()
+
+    data = {**name_data(0), "dedication_kind": "in_memory", "dedication_text": "לעילוי נשמת הרב", "email": ""}
+    response = client.post(reverse("siyum:honour-give", args=[first.pk]), data)
+    assert response.status_code == 302
+    name = Letter.objects.get(scroll=scroll, position=1).name
+    assert (name.dedication_kind, name.dedication_text, name.deceased, name.listed) == (
+        "in_memory",
+        "לעילוי נשמת הרב",
+        True,
+        False,
+    )
+    data = {**name_data(1), "dedication_kind": "in_honour", "listed": "on", "email": ""}
+    assert client.post(reverse("siyum:honour-give", args=[second.pk]), data).status_code == 302
+    name = Letter.objects.get(scroll=scroll, position=2).name
+    assert (name.dedication_kind, name.dedication_text, name.deceased, name.listed) == ("in_honour", "", False, True)
+
+
 def test_staff_name_a_default_honour_letter_and_note_it_from_their_page(
     client, honour_campaigns, staff_user, trusted_shliach
 ):
