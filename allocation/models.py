@@ -358,3 +358,70 @@ class Reservation(models.Model):
     @property
     def is_given(self):
         return self.name_id is not None
+
+
+def new_gift_token():
+    return secrets.token_urlsafe(24)
+
+
+class GiftState(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class GiftLanguage(models.TextChoices):
+    HEBREW = "he", _("Hebrew")
+    ENGLISH = "en", _("English")
+    RUSSIAN = "ru", _("Russian")
+
+
+GIFT_MESSAGE_MAX_LENGTH = 500
+
+
+class Gift(models.Model):
+    """A name's letter given to someone (issue 19): an e-card emailed to the recipient on its day
+    (deliver_on, in the campaign's time zone; at once when none), linking to a page of the
+    recipient's own (token). Written with its name, in the order's transaction (order_place);
+    delivered by the gifts app, which alone changes its state. The claim on a delivery is the
+    row lock held while the email is sent (gifts.services.gift_deliver): no state "sending"."""
+
+    name = models.OneToOneField(Name, on_delete=models.PROTECT, related_name="gift", verbose_name=_("name"))
+    recipient_name = models.CharField(_("recipient's name"), max_length=200)
+    recipient_email = models.EmailField(_("recipient's email"), max_length=254)
+    language = models.CharField(_("language"), max_length=2, choices=GiftLanguage.choices)
+    deliver_on = models.DateField(_("deliver on"), null=True, blank=True)
+    message = models.CharField(_("message"), max_length=GIFT_MESSAGE_MAX_LENGTH, blank=True, default="")
+    giver_name = models.CharField(_("giver's name"), max_length=200, blank=True, default="")
+    token = models.CharField(max_length=64, unique=True, default=new_gift_token, editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=GiftState.choices, default=GiftState.WAITING)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    buyer_told_at = models.DateTimeField(_("buyer told"), null=True, blank=True)
+    failure = models.CharField(_("failure"), max_length=500, blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        verbose_name = _("gift")
+        verbose_name_plural = _("gifts")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["waiting", "delivered", "failed"]), name="gift_state_known"),
+            models.CheckConstraint(condition=Q(language__in=["he", "en", "ru"]), name="gift_language_known"),
+            models.CheckConstraint(condition=~Q(recipient_name=""), name="gift_recipient_name_required"),
+            models.CheckConstraint(condition=~Q(recipient_email=""), name="gift_recipient_email_required"),
+            models.CheckConstraint(
+                condition=Q(state="delivered", delivered_at__isnull=False)
+                | (~Q(state="delivered") & Q(delivered_at__isnull=True)),
+                name="gift_delivered_has_time",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("message"), GIFT_MESSAGE_MAX_LENGTH), name="gift_message_short"
+            ),
+        ]
+        indexes = [
+            # What the beat task looks for: gifts still waiting.
+            models.Index(fields=["deliver_on"], condition=Q(state="waiting"), name="gift_waiting"),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient_name} ({self.get_state_display()})"

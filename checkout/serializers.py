@@ -4,7 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from allocation.models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender, Name, Order, OrderStatus
+from allocation.models import (
+    DEDICATION_TEXT_MAX_LENGTH,
+    GIFT_MESSAGE_MAX_LENGTH,
+    DedicationKind,
+    Gender,
+    Gift,
+    GiftLanguage,
+    Name,
+    Order,
+    OrderStatus,
+)
 from allocation.selectors import names_letters_describe, order_letters_describe
 from allocation.services import order_expires_at
 from allocation.validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
@@ -46,6 +56,53 @@ class DedicationSerializer(serializers.Serializer):
     )
 
 
+class GiftInputSerializer(serializers.Serializer):
+    """The name's letter given to someone: an e-card emailed to the recipient in their language
+    on deliver_on (the campaign's day; at once when left out), linking to a page of their own."""
+
+    recipient_name = serializers.CharField(max_length=200, validators=[validate_visible_characters])
+    recipient_email = serializers.EmailField(max_length=254)
+    language = serializers.ChoiceField(
+        choices=GiftLanguage.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("The e-card's language; left out: the order's."),
+    )
+    deliver_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The day to deliver it (not in the past, at most a year ahead); left out: at once."),
+    )
+    message = serializers.CharField(
+        max_length=GIFT_MESSAGE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_visible_characters],
+    )
+
+
+class GiftSerializer(serializers.ModelSerializer):
+    """A name's gift as the buyer sees it: what was given, and whether it was delivered."""
+
+    class Meta:
+        model = Gift
+        fields = [
+            "recipient_name",
+            "recipient_email",
+            "language",
+            "deliver_on",
+            "message",
+            "giver_name",
+            "state",
+            "delivered_at",
+            "failure",
+        ]
+        read_only_fields = fields
+
+
 class NameInputSerializer(serializers.Serializer):
     hebrew_name = HebrewNameField()
     parent_hebrew_name = HebrewNameField()
@@ -62,6 +119,7 @@ class NameInputSerializer(serializers.Serializer):
         help_text=_("Whether the name appears on its scroll's public page and in the public search of names."),
     )
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    gift = GiftInputSerializer(required=False, allow_null=True, default=None)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$",
@@ -161,6 +219,7 @@ class NameSerializer(ModelSerializerFieldsOnce):
     dedication = DedicationSerializer(source="*", read_only=True)
     letter = serializers.SerializerMethodField()
     certificate = serializers.SerializerMethodField()
+    gift = serializers.SerializerMethodField()
 
     class Meta:
         model = Name
@@ -179,7 +238,16 @@ class NameSerializer(ModelSerializerFieldsOnce):
             "country",
             "letter",
             "certificate",
+            "gift",
         ]
+
+    def get_gift(self, name) -> GiftSerializer(allow_null=True):
+        # OrderSerializer reads all of an order's gifts at once and passes them in.
+        gifts = self.context.get("gifts_by_name_id")
+        if gifts is None:
+            gifts = {gift.name_id: gift for gift in Gift.objects.filter(name=name)}
+        gift = gifts.get(name.pk)
+        return None if gift is None else GiftSerializer(gift).data
 
     def get_letter(self, name) -> LetterSerializer(allow_null=True):
         # OrderSerializer describes all of an order's letters at once and passes them in.
@@ -263,6 +331,7 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             **self.context,
             "letters_by_name_id": {item["name"].pk: item["letter"] for item in described},
             "certificates_by_name_id": certificates_by_name_id(names=[item["name"] for item in described]),
+            "gifts_by_name_id": {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)},
         }
         return NameSerializer([item["name"] for item in described], many=True, context=context).data
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
-from allocation.models import Name, Order, OrderStatus, Reservation
+from allocation.models import Gift, Name, Order, OrderStatus, Reservation
 from certificates.models import Certificate, CertificateSheet, OrderCertificates
 from certificates.selectors import certificate_urls
 from certificates.tasks import redraw_certificate
@@ -54,6 +54,19 @@ def _when(value):
 
 def _site(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
+
+
+def _gift(gift: Gift) -> dict:
+    return {
+        "recipient_name": gift.recipient_name,
+        "recipient_email": gift.recipient_email,
+        "language": gift.language,
+        "deliver_on": _when(gift.deliver_on),
+        "message": gift.message,
+        "giver_name": gift.giver_name,
+        "state": gift.state,
+        "delivered_at": _when(gift.delivered_at),
+    }
 
 
 class CertificatesShredder(Shredder):
@@ -123,7 +136,7 @@ class OrdersShredder(Shredder):
         names_by_order = {}
         for name in (
             Name.objects.filter(order_id__in=subject.order_ids)
-            .select_related("letter__scroll", "reservation")
+            .select_related("letter__scroll", "reservation", "gift")
             .order_by("id")
         ):
             names_by_order.setdefault(name.order_id, []).append(name)
@@ -177,6 +190,7 @@ class OrdersShredder(Shredder):
     def _name(name: Name, history: list[dict]) -> dict:
         letter = getattr(name, "letter", None)
         reservation = getattr(name, "reservation", None)
+        gift = getattr(name, "gift", None)
         return {
             "name": name.display_name,
             "hebrew_name": name.hebrew_name,
@@ -192,6 +206,7 @@ class OrdersShredder(Shredder):
             "country": name.country,
             "letter": {"scroll": letter.scroll.number, "position": letter.position} if letter else None,
             "honour_letter": {"honouree": reservation.honouree, "note": reservation.note} if reservation else None,
+            "gift": _gift(gift) if gift else None,
             "history": history,
         }
 
@@ -234,6 +249,9 @@ def orders_contact_erase(*, order_ids, now: datetime.datetime, changed_by=None) 
     Order.history.filter(id__in=order_ids).update(**ORDER_CONTACT_FIELDS)
     Name.objects.filter(order_id__in=order_ids).update(**NAME_PERSONAL_FIELDS)
     Name.history.filter(order_id__in=order_ids).update(**NAME_PERSONAL_FIELDS)
+    # A gift's recipient (name, address, the message to them) goes with the order: the gift
+    # itself, and its page (whose token would lead nowhere of use).
+    Gift.objects.filter(name__order_id__in=order_ids).delete()
     # Who an honour letter was kept for, as staff typed it, goes with its name.
     reservation_ids = list(Reservation.objects.filter(name__order_id__in=order_ids).values_list("pk", flat=True))
     if reservation_ids:

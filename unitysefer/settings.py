@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "operations",
     # Open Graph tags and the share images of the public pages (PNG cards drawn by Pillow).
     "sharing",
+    # Gifts: a name's letter given to someone, the e-card emailed on its day (issue 19).
+    "gifts",
     # /metrics, the counts of what the apps announce; Sentry's options (monitoring.sentry).
     "monitoring",
 ]
@@ -141,6 +143,8 @@ CELERY_TASK_ROUTES = {
     "receipts.tasks.*": {"queue": "certificates"},
     # Mass email (the siyum's notices) waits its throttled turn without holding up other work.
     "siyum.tasks.*": {"queue": "notifications"},
+    # A gift's e-card is one email, due today: with the other small tasks, not behind a siyum.
+    "gifts.tasks.*": {"queue": "celery"},
     # Imports on a worker of their own, with its limits (docker-compose.yml: worker-imports); the
     # sweeper only queues them, so it stays where beat's other small tasks run.
     "registrations.tasks.resume_name_imports": {"queue": "celery"},
@@ -477,6 +481,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resume-name-imports": {"task": "registrations.tasks.resume_name_imports", "schedule": 300.0},
     "resume-siyum-notices": {"task": "siyum.tasks.resume_siyum_notices", "schedule": 600.0},
+    # Gifts whose day has come (each campaign's own midnight falls within the hour), and any an
+    # order's task missed; buyers not yet told of a delivery are told.
+    "deliver-due-gifts": {"task": "gifts.tasks.deliver_due_gifts", "schedule": crontab(minute=3)},
     "expire-pending-orders": {"task": "allocation.tasks.expire_pending_orders", "schedule": 60.0},
 }
 

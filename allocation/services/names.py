@@ -6,6 +6,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -14,7 +15,14 @@ from django.utils.translation import gettext as _
 from core.signals import announce_on_commit
 from scrolls.models import Campaign
 
-from ..models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender, Name
+from ..models import (
+    DEDICATION_TEXT_MAX_LENGTH,
+    DedicationKind,
+    Gender,
+    Gift,
+    GiftLanguage,
+    Name,
+)
 from ..signals import name_corrected
 from ..validators import has_invisible_characters, normalize_hebrew_name, validate_hebrew_name
 
@@ -35,6 +43,10 @@ NAME_FIELDS = (
     "listed",
 )
 DEDICATION_KINDS = frozenset(DedicationKind.values)
+GIFT_FIELDS = ("recipient_name", "recipient_email", "language", "deliver_on", "message")
+GIFT_LANGUAGES = frozenset(GiftLanguage.values)
+# How far ahead a gift may be given: a year and a day (a birthday next year).
+GIFT_DAYS_AHEAD = 366
 
 
 class OrderNamesInvalid(ValidationError):
@@ -178,6 +190,56 @@ def name_clean(*, data: dict, campaign: Campaign, today: datetime.date | None = 
             errors["date_of_birth"] = [_("The date of birth cannot be in the future.")]
     if eligibility and "gender" not in errors and "date_of_birth" not in errors:
         errors.update(_eligibility_errors(cleaned=cleaned, campaign=campaign, today=today))
+    if data.get("gift"):  # only then: a name without a gift has no "gift" key (NAME_FIELDS are the columns)
+        try:
+            cleaned["gift"] = gift_clean(data=data["gift"], today=today or campaign_today(campaign=campaign))
+        except ValidationError as error:
+            # Keyed gift_<field>: the buy page's fields, and plain to read in the API's 400.
+            errors.update({f"gift_{field}": messages for field, messages in error.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def gift_clean(*, data, today: datetime.date) -> dict:
+    """A name's gift (names[].gift): the recipient's name and email (required), the language
+    of the e-card (he, en or ru; "" for the order's), the day to deliver it (none: at once; not
+    before `today`, at most GIFT_DAYS_AHEAD after) and a short message; ValidationError by field."""
+    if not isinstance(data, dict):
+        raise ValidationError(
+            {"gift": [_("Give the gift as recipient_name, recipient_email, language, deliver_on and message.")]}
+        )
+    cleaned = {field: data.get(field) for field in GIFT_FIELDS}
+    errors = {}
+    for field in ("recipient_name", "message"):
+        cleaned[field] = str(cleaned[field] or "").strip()
+        limit = Gift._meta.get_field(field).max_length
+        if has_invisible_characters(cleaned[field]):
+            errors[field] = [_("This contains invisible or control characters; please retype it.")]
+        elif len(cleaned[field]) > limit:
+            errors[field] = [_("At most %(limit)d characters.") % {"limit": limit}]
+    if not cleaned["recipient_name"] and "recipient_name" not in errors:
+        errors["recipient_name"] = [_("Give the recipient's name.")]
+    email = str(cleaned["recipient_email"] or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["recipient_email"] = [_("Give the recipient's email address.")]
+    cleaned["recipient_email"] = email
+    cleaned["language"] = str(cleaned["language"] or "").strip().lower()
+    if cleaned["language"] and cleaned["language"] not in GIFT_LANGUAGES:
+        choices = ", ".join(GiftLanguage.values)
+        errors["language"] = [_("Choose a language among: %(languages)s.") % {"languages": choices}]
+    try:
+        cleaned["deliver_on"] = _date_of_birth_parse(cleaned["deliver_on"])
+    except ValueError:
+        errors["deliver_on"] = [_("Give the day as YYYY-MM-DD.")]
+    else:
+        day = cleaned["deliver_on"]
+        if day is not None and day < today:
+            errors["deliver_on"] = [_("The day of the gift cannot be in the past.")]
+        elif day is not None and day > today + datetime.timedelta(days=GIFT_DAYS_AHEAD):
+            errors["deliver_on"] = [_("The day of the gift can be at most a year ahead.")]
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from core.currencies import currency_amount_exact
 from scrolls.models import Campaign
 
-from ..models import Name, Order, OrderChannel, OrderStatus
+from ..models import Gift, Name, Order, OrderChannel, OrderStatus
 from ..validators import has_invisible_characters
 from .names import NAME_FIELDS, OrderNamesInvalid, campaign_today, name_clean
 
@@ -166,7 +166,11 @@ def order_place(
             order._history_user = created_by
         order.save(force_insert=True)
         if count_known:  # in memory already: one INSERT a batch, as any statement the ORM makes
-            Name.objects.bulk_create([Name(order=order, **cleaned) for cleaned in names], batch_size=NAME_WRITE_BATCH)
+            gifts = [cleaned.pop("gift", None) for cleaned in names]
+            rows = Name.objects.bulk_create(
+                [Name(order=order, **cleaned) for cleaned in names], batch_size=NAME_WRITE_BATCH
+            )
+            _gifts_write(order=order, names=rows, gifts=gifts)
             written = len(names)
         else:
             writer = _NameWriter(order)
@@ -180,6 +184,25 @@ def order_place(
             _amount_check(order=order, amount=amount, name_count=written, allow_custom_price=allow_custom_price)
             order.save(update_fields=["amount"])
     return order
+
+
+def _gifts_write(*, order: Order, names: list[Name], gifts: list[dict | None]) -> None:
+    """The names' gifts (gift_clean), with the order's language and the buyer's name where the
+    buyer gave none; nothing (no query) when no name has one."""
+    if not any(gifts):
+        return
+    Gift.objects.bulk_create(
+        [
+            Gift(
+                name=name,
+                **{**gift, "language": gift["language"] or order.language or settings.LANGUAGE_CODE},
+                giver_name=order.buyer_name,
+            )
+            for name, gift in zip(names, gifts, strict=True)
+            if gift
+        ],
+        batch_size=NAME_WRITE_BATCH,
+    )
 
 
 def _buyer_check(buyer: Buyer) -> None:
