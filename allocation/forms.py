@@ -1,12 +1,15 @@
 from typing import NamedTuple
 
 from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import DEDICATION_TEXT_MAX_LENGTH, DedicationKind, Gender
+from .models import DEDICATION_TEXT_MAX_LENGTH, GIFT_MESSAGE_MAX_LENGTH, DedicationKind, Gender, GiftLanguage
 from .validators import normalize_hebrew_name, validate_hebrew_name, validate_visible_characters
 
 MAX_NAMES_ON_THE_PAGE = 50
@@ -25,6 +28,9 @@ class HebrewNameField(forms.CharField):
             return value
         validate_hebrew_name(value)
         return super().clean(value)
+
+
+GIFT_FORM_FIELDS = ("gift_recipient_name", "gift_recipient_email", "gift_language", "gift_deliver_on", "gift_message")
 
 
 class NameFormRules(NamedTuple):
@@ -71,6 +77,30 @@ class NameForm(forms.Form):
         required=False,
         help_text=_("Shown on the scroll's public page and found by its search; otherwise never shown publicly."),
     )
+    # A gift (issue 19): under "This letter is a gift" (a <details>, no script); gift_* become
+    # the name's `gift` for name_clean when anything of it is given.
+    gift_recipient_name = forms.CharField(
+        label=_("Recipient's name"), max_length=200, required=False, validators=[validate_visible_characters]
+    )
+    gift_recipient_email = forms.EmailField(
+        label=_("Recipient's email"), required=False, widget=forms.EmailInput(attrs={"dir": "ltr"})
+    )
+    gift_language = forms.ChoiceField(
+        label=_("Language of the e-card"), choices=[("", _("As this page")), *GiftLanguage.choices], required=False
+    )
+    gift_deliver_on = forms.DateField(
+        label=_("Deliver on (optional)"),
+        required=False,
+        help_text=_("Left empty, it is sent once the letter is written."),
+        widget=forms.DateInput(attrs={"type": "date", "dir": "ltr"}),
+    )
+    gift_message = forms.CharField(
+        label=_("Message (optional)"),
+        max_length=GIFT_MESSAGE_MAX_LENGTH,
+        required=False,
+        validators=[validate_visible_characters],
+        widget=forms.Textarea(attrs={"rows": 2, "dir": "auto"}),
+    )
 
     def __init__(self, *args, campaign, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,6 +125,21 @@ class NameForm(forms.Form):
             if not rules.parent_is_father:
                 parent.widget.attrs["data-label-living"] = _("Mother's Hebrew name")
                 parent.widget.attrs["data-label-deceased"] = _("Father's Hebrew name")
+        # The gift's fields folded under their summary, after the name's own.
+        plain = [field for field in self.fields if not field.startswith("gift_")]
+        self.helper.layout = Layout(
+            *plain,
+            HTML(format_html('<details class="gift mb-3"><summary>{}</summary>', gettext("This letter is a gift"))),
+            *GIFT_FORM_FIELDS,
+            HTML("</details>"),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        given = {field.removeprefix("gift_"): cleaned.get(field) for field in GIFT_FORM_FIELDS}
+        if any(value not in (None, "") for value in given.values()):
+            cleaned["gift"] = given  # name_clean says what is missing, beside the field
+        return cleaned
 
     def has_changed(self):
         # A row left as it came posts the dedication "none": it is still an empty row.

@@ -3,6 +3,7 @@ by `make test` into node_modules/) in Debian's chromium with no serious or criti
 break none of the Content Security Policy's rules, and the buy flow works from the keyboard
 alone."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from allocation.models import Order
+from allocation.models import Gift, GiftState, Order
 from allocation.services import order_fulfil
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
@@ -268,5 +269,37 @@ def test_the_staff_page_of_an_address_and_its_erasure_form_have_no_serious_viola
     page.wait_for_selector("#privacy-erase .invalid-feedback")
     found += _violations(page, axe_script, f"{language} /staff/privacy/ (the erasure's errors)")
     assert page.evaluate("document.activeElement.id") == "erase_reason"  # the first field in error
+    context.close()
+    assert not found, "Accessibility violations:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("language", ["en", "he", "ru"])
+def test_the_gift_pages_have_no_serious_accessibility_violation(browser, live_server, campaigns, axe_script, language):
+    """A recipient's page, and an order page with a gift delivered, one waiting for its day and
+    one refused (with its form to correct the address); the buy page with the gift's fields open."""
+    later = datetime.date.today() + datetime.timedelta(days=9)
+    names = [
+        name_data(0, dedication_kind="success", gift={"recipient_name": "חיה", "recipient_email": "a@example.org"}),
+        name_data(1, gift={"recipient_name": "Leah", "recipient_email": "b@example.org", "deliver_on": later}),
+        name_data(2, gift={"recipient_name": "Sara", "recipient_email": "c@example.org", "deliver_on": later}),
+    ]
+    order = make_order(campaigns["idf"], names=names)
+    order_fulfil(order_id=order.pk)
+    gifts = list(Gift.objects.filter(name__order=order).order_by("id"))
+    assert gifts[0].state == GiftState.DELIVERED
+    # As the mail server's refusal leaves it (tests/test_gifts.py refuses one for real).
+    Gift.objects.filter(pk=gifts[2].pk).update(state=GiftState.FAILED, failure="550 5.1.1 No such user here")
+    found = []
+    context = _context(browser, live_server, language)
+    page = context.new_page()
+    for path in (f"/gifts/{gifts[0].token}/", f"/orders/{order.token}/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, (path, response.status)
+        assert page.get_attribute("html", "lang") == language
+        found += _violations(page, axe_script, f"{language} {path}")
+    page.goto(f"{live_server.url}/buy/idf/")
+    page.click("details.gift summary")
+    page.wait_for_selector("#id_names-0-gift_recipient_email", state="visible")
+    found += _violations(page, axe_script, f"{language} /buy/idf/ (a gift)")
     context.close()
     assert not found, "Accessibility violations:\n" + "\n".join(found)

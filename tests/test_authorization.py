@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
+from allocation.models import Gift
 from allocation.services import order_allocate, order_mark_paid, reservation_create
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
@@ -25,7 +26,7 @@ from receipts.services import organisation_set
 from registrations.services import name_import_check, name_import_create
 
 from .conftest import make_user, token_client
-from .factories import make_order, shrink_open_scroll
+from .factories import make_order, name_data, shrink_open_scroll
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,9 @@ TABLE = {
     "privacy:staff": ("/staff/privacy/", STAFF_ONLY),
     "privacy:staff-export": ("/staff/privacy/export/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),
     "privacy:staff-erase": ("/staff/privacy/erase/", answers(403, anon=SIGN_IN, buyer=SIGN_IN, staff=405)),
+    # A gift's recipient's page, by its own unguessable token (whoever holds it: the recipient).
+    "gift-page": ("/gifts/{gift_token}/", PUBLIC),
+    "gift-resend": ("/orders/{token}/gifts/{gift}/resend/", answers(405)),  # POST only
     "campaign-widget": ("/widget/idf/", PUBLIC),
     "campaign-widget-script": ("/widget/idf.js", PUBLIC),
 }
@@ -219,6 +223,8 @@ def world(campaigns, settings, tmp_path):
     buyer_order = allocated(make_order(idf, 1))
     other_order = allocated(make_order(idf, 1))
     api_order = allocated(make_order(idf, 1, created_by=users["shliach"]))
+    gift_order = make_order(idf, names=[name_data(0, gift={"recipient_name": "R", "recipient_email": "r@example.org"})])
+    gift = Gift.objects.get(name__order=gift_order)
     name_import = name_import_create(user=users["shliach"], campaign=idf, source_name="names.csv",
                                      content=b"hebrew_name,parent_hebrew_name,gender\n\xd7\xa9\xd7\xa8\xd7\x94,"
                                              b"\xd7\x9c\xd7\x90\xd7\x94,f\n")  # fmt: skip
@@ -242,6 +248,8 @@ def world(campaigns, settings, tmp_path):
         "referral": Profile.objects.get_or_create(user=users["shliach"])[0].referral_code,
         "week": week_last_ended(zone=campaign_zone(idf)).ending.isoformat(),
         "organisation": organisation.slug,
+        "gift": gift.pk,
+        "gift_token": gift.token,
     }
     return users, values
 

@@ -18,6 +18,7 @@ from .conftest import token_client
 from .factories import make_order, name_data
 from .smtp_server import REFUSED_DOMAIN, smtp_server
 from .test_api import order_payload
+from .test_buy_pages import buy_form
 
 pytestmark = pytest.mark.django_db
 
@@ -212,4 +213,34 @@ def test_the_buyers_export_has_the_gift_and_erasure_takes_it(campaigns):
     exported = json.dumps(personal_data_export(email=order.buyer_email, operator="office"), ensure_ascii=False)
     assert "chaya@example.org" in exported and "מזל טוב!" in exported
     personal_data_erase(email=order.buyer_email, reason="asked", operator="office")
+    assert not Gift.objects.exists()
+
+
+def test_the_buy_page_takes_a_gift_under_its_summary(client, campaigns):
+    page = client.get("/buy/idf/").content.decode()
+    assert "<details" in page and 'name="names-0-gift_recipient_email"' in page
+    day = TODAY + datetime.timedelta(days=5)
+    fields = {
+        "names-0-gift_recipient_name": "חיה לוי",
+        "names-0-gift_recipient_email": "chaya@example.org",
+        "names-0-gift_language": "ru",
+        "names-0-gift_deliver_on": day.isoformat(),
+        "names-0-gift_message": "Mazel tov",
+    }
+    response = client.post("/buy/idf/", buy_form(**fields))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    given = Gift.objects.get()
+    assert (given.recipient_name, given.language, given.deliver_on, given.message, given.giver_name) == (
+        "חיה לוי",
+        "ru",
+        day,
+        "Mazel tov",
+        "Rivka",
+    )
+
+
+def test_the_buy_page_says_what_a_gift_lacks_beside_its_field(client, campaigns):
+    response = client.post("/buy/idf/", buy_form(**{"names-0-gift_recipient_email": "chaya@example.org"}))
+    assert response.status_code == 200
+    assert response.context["formset"].forms[0].errors["gift_recipient_name"]
     assert not Gift.objects.exists()

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from rest_framework.test import APIClient
 
-from allocation.models import Name, Order, Reservation
+from allocation.models import Gift, Name, Order, Reservation
 from allocation.services import order_allocate, order_mark_paid
 from registrations.models import NameImport
 from siyum.models import Siyum
@@ -178,6 +178,46 @@ def test_the_api_answers_hostile_fields_with_400_naming_the_field_or_201(campaig
                 assert "\x00" not in str(saved)
 
 
+GIFT_FIELDS = ["recipient_name", "recipient_email", "language", "deliver_on", "message"]
+
+
+def test_the_api_answers_hostile_gifts_with_400_naming_the_field_or_201(campaigns, shliach, no_limits):
+    client = token_client(shliach)
+    for field in GIFT_FIELDS:
+        for value in CORPUS + [10**400, None, [], {}, True]:
+            gift = {"recipient_name": "Chaya", "recipient_email": "chaya@example.org", field: value}
+            before = Order.objects.count()
+            response = client.post("/api/v1/orders/", api_order(gift=gift), format="json")
+            assert response.status_code in (201, 400), (field, str(value)[:40], response.status_code)
+            if response.status_code == 400:
+                refused = response.json()["names"]["0"]
+                assert field in refused.get("gift", {}) or f"gift_{field}" in refused, refused
+                assert Order.objects.count() == before
+            else:  # accepted (e.g. markup as a name): kept as text, never a NUL
+                saved = Gift.objects.get(name__order_id=response.json()["id"])
+                assert "\x00" not in str(getattr(saved, field))
+    for gift in CORPUS[:4] + [[], 7]:  # not an object
+        response = client.post("/api/v1/orders/", api_order(gift=gift), format="json")
+        assert response.status_code == 400 and "gift" in response.json()["names"]["0"]
+
+
+def test_a_gifts_correction_refuses_hostile_addresses(client, campaigns, no_limits):
+    order = make_order(
+        campaigns["idf"],
+        names=[{"hebrew_name": "משה", "parent_hebrew_name": "שרה", "gender": "m",
+                "gift": {"recipient_name": "Chaya", "recipient_email": "chaya@example.org"}}],
+    )  # fmt: skip
+    gift = Gift.objects.get()
+    answers = [
+        client.post(f"/orders/{order.token}/gifts/{gift.pk}/resend/", {"recipient_email": value}).status_code
+        for value in CORPUS
+    ]
+    assert answers[:10] == [302] * 10 and set(answers) <= {302, 429}  # ten an hour from one address
+    gift.refresh_from_db()
+    assert gift.recipient_email == "chaya@example.org"
+    assert_safe(client.get(f"/orders/{order.token}/"))
+
+
 MALFORMED_ORDERS = [
     {**api_order(), "amount": "9" * 400},
     {**api_order(), "amount": "-5"},
@@ -249,7 +289,7 @@ def test_hostile_values_in_page_urls_are_not_found(client, campaigns, no_limits)
             continue
         quoted = quote(value[:2000], safe="")
         for template in ["/verify/{}/", "/orders/{}/", "/orders/{}/letters.csv", "/orders/{}/certificates/x.pdf",
-                         "/buy/{}/", "/campaigns/{}/", "/widget/{}/", "/shliach/imports/{}/",
+                         "/buy/{}/", "/campaigns/{}/", "/widget/{}/", "/shliach/imports/{}/", "/gifts/{}/",
                          # Share images: an unknown object is not found, an unknown version sent on.
                          "/share/campaigns/{}/x.png", "/share/letters/{}/x.png", "/share/site/{}.png",
                          "/share/campaigns/idf/{}.png", "/share/campaigns/idf/scrolls/1/{}.png",
