@@ -6,6 +6,7 @@ import datetime
 import json
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from allocation.models import Gift, GiftState
@@ -13,6 +14,7 @@ from allocation.services import order_allocate, order_mark_paid
 from gifts.services import gift_deliver, gifts_deliver_due
 from gifts.tasks import deliver_due_gifts
 from privacy.services import personal_data_erase, personal_data_export
+from unitysefer.celery import app
 
 from .conftest import token_client
 from .factories import make_order, name_data
@@ -244,3 +246,9 @@ def test_the_buy_page_says_what_a_gift_lacks_beside_its_field(client, campaigns)
     assert response.status_code == 200
     assert response.context["formset"].forms[0].errors["gift_recipient_name"]
     assert not Gift.objects.exists()
+
+
+def test_beat_delivers_the_due_gifts_every_hour():
+    entry = settings.CELERY_BEAT_SCHEDULE["deliver-due-gifts"]
+    assert entry["task"] == deliver_due_gifts.name and entry["task"] in app.tasks
+    assert entry["schedule"].minute == {3} and len(entry["schedule"].hour) == 24
