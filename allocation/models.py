@@ -393,7 +393,7 @@ class Gift(models.Model):
     deliver_on = models.DateField(_("deliver on"), null=True, blank=True)
     message = models.CharField(_("message"), max_length=GIFT_MESSAGE_MAX_LENGTH, blank=True, default="")
     giver_name = models.CharField(_("giver's name"), max_length=200, blank=True, default="")
-    token = models.CharField(max_length=64, unique=True, default=new_gift_token, editable=False)
+    token = models.CharField(_("link token"), max_length=64, unique=True, default=new_gift_token, editable=False)
     state = models.CharField(_("state"), max_length=10, choices=GiftState.choices, default=GiftState.WAITING)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     buyer_told_at = models.DateTimeField(_("buyer told"), null=True, blank=True)

@@ -33,7 +33,11 @@ class Migration(migrations.Migration):
                 (
                     "token",
                     models.CharField(
-                        default=allocation.models.new_gift_token, editable=False, max_length=64, unique=True
+                        default=allocation.models.new_gift_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                        verbose_name="link token",
                     ),
                 ),
                 (
