@@ -50,33 +50,42 @@ def _fontconfig():
 
 
 @functools.cache
-def font_installed(family: str) -> bool:
-    """Whether fontconfig (which WeasyPrint draws with) has this family, rather than a
-    substitute it would silently pick."""
+def font_file(family: str, style: str = "") -> str | None:
+    """The file of an installed font family (and style) as fontconfig matches it, or None where
+    fontconfig would silently substitute another family (or is not installed)."""
     try:
         fc = _fontconfig()
     except OSError:
-        return False
+        return None
     pattern = fc.FcPatternCreate()
     try:
         fc.FcPatternAddString(pattern, b"family", family.encode())
+        if style:
+            fc.FcPatternAddString(pattern, b"style", style.encode())
         fc.FcConfigSubstitute(None, pattern, 0)  # FcMatchPattern
         fc.FcDefaultSubstitute(pattern)
         result = ctypes.c_int()
         match = fc.FcFontMatch(None, pattern, ctypes.byref(result))
         if not match:
-            return False
+            return None
         try:
-            index, value = 0, ctypes.c_char_p()
+            index, value, found = 0, ctypes.c_char_p(), set()
             while fc.FcPatternGetString(match, b"family", index, ctypes.byref(value)) == 0:
-                if value.value.decode(errors="replace").casefold() == family.casefold():
-                    return True
+                found.add(value.value.decode(errors="replace").casefold())
                 index += 1
-            return False
+            if family.casefold() not in found or fc.FcPatternGetString(match, b"file", 0, ctypes.byref(value)) != 0:
+                return None
+            return value.value.decode()
         finally:
             fc.FcPatternDestroy(match)
     finally:
         fc.FcPatternDestroy(pattern)
+
+
+def font_installed(family: str) -> bool:
+    """Whether fontconfig (which WeasyPrint draws with) has this family, rather than a
+    substitute it would silently pick."""
+    return font_file(family) is not None
 
 
 # --- Fetching ----------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ letters left to right, unshaped: drawing refuses rather than publish a mirrored 
 Fonts (Debian: culmus, fonts-noto-core) are found through fontconfig, as WeasyPrint finds them.
 """
 
-import ctypes
-import ctypes.util
 import functools
 import io
 
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, features
+
+from core import rendering as core_rendering
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 80
@@ -36,57 +36,13 @@ class SharingUnavailable(RuntimeError):
     """Pillow cannot lay out Hebrew here (no raqm), or a font is missing."""
 
 
-@functools.cache
-def _fontconfig():
-    library = ctypes.CDLL(ctypes.util.find_library("fontconfig") or "libfontconfig.so.1")
-    library.FcPatternCreate.restype = ctypes.c_void_p
-    library.FcPatternAddString.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-    library.FcConfigSubstitute.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-    library.FcDefaultSubstitute.argtypes = [ctypes.c_void_p]
-    library.FcFontMatch.restype = ctypes.c_void_p
-    library.FcFontMatch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
-    library.FcPatternGetString.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_char_p),
-    ]
-    library.FcPatternDestroy.argtypes = [ctypes.c_void_p]
-    return library
-
-
-@functools.cache
 def font_file(family: str, style: str = "") -> str:
-    """The file of an installed font family (and style), as fontconfig matches it; refuses
-    fontconfig's silent substitute of another family."""
-    try:
-        fc = _fontconfig()
-    except OSError as error:
-        raise SharingUnavailable("fontconfig is not installed") from error
-    pattern = fc.FcPatternCreate()
-    try:
-        fc.FcPatternAddString(pattern, b"family", family.encode())
-        if style:
-            fc.FcPatternAddString(pattern, b"style", style.encode())
-        fc.FcConfigSubstitute(None, pattern, 0)
-        fc.FcDefaultSubstitute(pattern)
-        result = ctypes.c_int()
-        match = fc.FcFontMatch(None, pattern, ctypes.byref(result))
-        if not match:
-            raise SharingUnavailable(f"Font {family!r} is not installed")
-        try:
-            value = ctypes.c_char_p()
-            found, index = set(), 0
-            while fc.FcPatternGetString(match, b"family", index, ctypes.byref(value)) == 0:
-                found.add(value.value.decode(errors="replace").casefold())
-                index += 1
-            if family.casefold() not in found or fc.FcPatternGetString(match, b"file", 0, ctypes.byref(value)) != 0:
-                raise SharingUnavailable(f"Font {family!r} is not installed (Debian: culmus, fonts-noto-core)")
-            return value.value.decode()
-        finally:
-            fc.FcPatternDestroy(match)
-    finally:
-        fc.FcPatternDestroy(pattern)
+    """The file of an installed font family (and style); refuses fontconfig's silent substitute
+    of another family."""
+    path = core_rendering.font_file(family, style)
+    if path is None:
+        raise SharingUnavailable(f"Font {family!r} is not installed (Debian: culmus, fonts-noto-core)")
+    return path
 
 
 @functools.cache
