@@ -182,14 +182,7 @@ def _convert(column: str, text: str, problems: list, number: int):
                 RowProblem(number, column, _("Write m or f (ben or bas, בן or בת), not “%(value)s”.") % {"value": text})
             )
         return gender
-    if column == "deceased":
-        folded = text.strip().lower()
-        if folded in YES_VALUES:
-            return True
-        if folded not in NO_VALUES:
-            problems.append(RowProblem(number, column, _("Write yes or no, not “%(value)s”.") % {"value": text}))
-        return False
-    if column == "listed":
+    if column in ("deceased", "listed"):
         folded = text.strip().lower()
         if folded in YES_VALUES:
             return True
