@@ -48,8 +48,8 @@ urlpatterns = [
     path("staff/", include("siyum.urls")),
     path("names/", include("allocation.urls")),  # the Hebrew transliteration helper
     path("", include("accounts.urls")),
-    path("share/", include("sharing.urls")),
-    path("", include("gifts.urls")),  # a recipient's page, and the buyer's correction of an address  # the share images of the public pages
+    path("share/", include("sharing.urls")),  # the share images of the public pages
+    path("", include("gifts.urls")),  # a recipient's page, and the buyer's correction of an address
     path("", include("certificates.urls")),
     path("", include("receipts.urls")),
     path("", include("checkout.urls")),
