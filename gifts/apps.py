@@ -12,4 +12,10 @@ class GiftsConfig(AppConfig):
     verbose_name = _("Gifts")
 
     def ready(self):
+        from core.privacy import shredders_register
+
         from . import receivers  # noqa: F401  (delivers an order's gifts once its letters are allocated)
+        from .shredders import gifts_shredders
+
+        # A recipient's own data, for the privacy app's export and erasure.
+        shredders_register.connect(gifts_shredders, dispatch_uid="gifts-shredders")

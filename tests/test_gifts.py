@@ -218,6 +218,22 @@ def test_the_buyers_export_has_the_gift_and_erasure_takes_it(campaigns):
     assert not Gift.objects.exists()
 
 
+def test_a_recipient_can_have_the_gifts_given_to_them_exported_and_erased(campaigns):
+    given = make_order(campaigns["idf"], names=[name_data(0, gift=gift(recipient_email="Chaya@Example.org"))])
+    other = make_order(campaigns["idf"], names=[name_data(1, gift=gift(recipient_email="someone@example.org"))])
+    exported = personal_data_export(email="chaya@example.org", operator="office")
+    received = exported["gifts_received"]
+    assert [(row["recipient_email"], row["giver_name"], row["message"]) for row in received] == [
+        ("Chaya@Example.org", given.buyer_name, "מזל טוב!")
+    ]
+    assert given.buyer_email not in json.dumps(received)  # the giver's address is the giver's
+
+    personal_data_erase(email="chaya@example.org", reason="asked by the recipient", operator="office")
+    assert list(Gift.objects.values_list("recipient_email", flat=True)) == ["someone@example.org"]
+    # The giver's order and its name stay; only the gift to that address went.
+    assert given.names.count() == 1 and other.names.get().gift.recipient_email == "someone@example.org"
+
+
 def test_the_buy_page_takes_a_gift_under_its_summary(client, campaigns):
     page = client.get("/buy/idf/").content.decode()
     assert "<details" in page and 'name="names-0-gift_recipient_email"' in page
@@ -252,3 +268,48 @@ def test_beat_delivers_the_due_gifts_every_hour():
     entry = settings.CELERY_BEAT_SCHEDULE["deliver-due-gifts"]
     assert entry["task"] == deliver_due_gifts.name and entry["task"] in app.tasks
     assert entry["schedule"].minute == {3} and len(entry["schedule"].hour) == 24
+
+
+def test_starting_again_carries_each_gift_with_its_name(campaigns):
+    from allocation.services import order_cancel, order_place_again
+
+    later = TODAY + datetime.timedelta(days=30)
+    names = [
+        name_data(0, gift=gift(deliver_on=later.isoformat())),
+        name_data(1),
+        name_data(2, gift=gift(recipient_email="dovid@example.org", deliver_on=later.isoformat())),
+    ]
+    order = make_order(campaigns["idf"], names=names)
+    # The second gift's day passed while the order waited (as set here, the API refuses a past day).
+    Gift.objects.filter(recipient_email="dovid@example.org").update(deliver_on=TODAY - datetime.timedelta(days=2))
+    order_cancel(order_id=order.pk)
+    order.refresh_from_db()
+
+    again = order_place_again(order=order)
+    carried = [
+        (name.hebrew_name, name.gift.recipient_email, name.gift.deliver_on, name.gift.message, name.gift.state)
+        for name in again.names.select_related("gift").exclude(gift=None).order_by("id")
+    ]
+    hebrew = [name["hebrew_name"] for name in names]
+    assert carried == [
+        (hebrew[0], "chaya@example.org", later, "מזל טוב!", GiftState.WAITING),
+        (hebrew[2], "dovid@example.org", None, "מזל טוב!", GiftState.WAITING),  # delivered at once
+    ]
+    assert Gift.objects.filter(name__order=order).count() == 2  # the old order keeps its own
+
+
+def test_staff_read_gifts_in_the_admin_without_the_recipients_link(client, campaigns, staff_user):
+    order = make_order(campaigns["idf"], names=[name_data(0, gift=gift())])
+    present = Gift.objects.get(name__order=order)
+    client.force_login(staff_user)
+    listing = client.get("/admin/allocation/gift/?q=chaya")
+    assert listing.status_code == 200 and "chaya@example.org" in listing.content.decode()
+    page = client.get(f"/admin/allocation/gift/{present.pk}/change/")
+    assert page.status_code == 200 and "Chaya Levi" in page.content.decode()
+    assert present.token not in page.content.decode()
+    assert client.get(f"/admin/allocation/gift/{present.pk}/delete/").status_code == 403
+    assert (
+        client.post(f"/admin/allocation/gift/{present.pk}/change/", {"recipient_email": "x@example.org"}).status_code
+        == 403
+    )
+    assert Gift.objects.get(pk=present.pk).recipient_email == "chaya@example.org"

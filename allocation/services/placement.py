@@ -21,7 +21,7 @@ from scrolls.models import Campaign
 
 from ..models import Gift, Name, Order, OrderChannel, OrderStatus
 from ..validators import has_invisible_characters
-from .names import NAME_FIELDS, OrderNamesInvalid, campaign_today, name_clean
+from .names import GIFT_FIELDS, NAME_FIELDS, OrderNamesInvalid, campaign_today, name_clean
 
 # Names written per COPY statement.
 NAME_WRITE_BATCH = 5000
@@ -233,12 +233,21 @@ def _amount_check(*, order: Order, amount: Decimal | None, name_count: int, allo
 
 
 def order_place_again(*, order: Order) -> Order:
-    """A new pending order with the names, buyer, amount, language and consent of one that
-    expired (or was cancelled): the buyer starts again from it. The old order stays as it was.
+    """A new pending order with the names (and their gifts), buyer, amount, language and consent
+    of one that expired (or was cancelled): the buyer starts again from it. The old order stays as it was.
     An order whose personal data were erased cannot be started again: whom it was for is gone."""
     if order.erased_at is not None:
         raise ValidationError(_("This order's personal details were erased: please place a new order."))
-    names = list(order.names.order_by("id").values(*NAME_FIELDS))
+    names = list(order.names.order_by("id").values("id", *NAME_FIELDS))
+    # A gift goes with its name; one whose day has passed meanwhile is delivered at once.
+    gifts = {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)}
+    today = campaign_today(campaign=order.campaign)
+    for name in names:
+        gift = gifts.get(name.pop("id"))
+        if gift is not None:
+            name["gift"] = {field: getattr(gift, field) for field in GIFT_FIELDS}
+            if gift.deliver_on is not None and gift.deliver_on < today:
+                name["gift"]["deliver_on"] = None
     return order_place(
         campaign=order.campaign,
         names=names,
