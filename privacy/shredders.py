@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
@@ -75,7 +75,7 @@ class CertificatesShredder(Shredder):
     while the names still say what was printed."""
 
     identifier = "certificates"
-    verbose_name = _lazy("Certificates")
+    verbose_name = gettext_lazy("Certificates")
     position = 10
 
     def export(self, *, subject: Subject):
@@ -128,7 +128,7 @@ class OrdersShredder(Shredder):
     The Hebrew names stay in their letters; amounts, dates and statuses stay for the accounts."""
 
     identifier = "orders"
-    verbose_name = _lazy("Orders and their names")
+    verbose_name = gettext_lazy("Orders and their names")
     position = 50
 
     def export(self, *, subject: Subject):
@@ -265,7 +265,7 @@ class PaymentsShredder(Shredder):
     the database keeps every attempt). Exported; nothing to erase. Card details are Stripe's."""
 
     identifier = "payments"
-    verbose_name = _lazy("Payments")
+    verbose_name = gettext_lazy("Payments")
     position = 60
 
     def export(self, *, subject: Subject):
@@ -289,7 +289,7 @@ class ReceiptsShredder(Shredder):
     delete one (receipts/migrations/0002)."""
 
     identifier = "receipts"
-    verbose_name = _lazy("Receipts (kept: tax records)")
+    verbose_name = gettext_lazy("Receipts (kept: tax records)")
     position = 65
 
     def export(self, *, subject: Subject):
@@ -322,7 +322,7 @@ class AccountShredder(Shredder):
     orders it registered stay (the names in them are other people's, given by their families)."""
 
     identifier = "account"
-    verbose_name = _lazy("Accounts")
+    verbose_name = pgettext_lazy("user accounts", "Accounts")
     position = 70
 
     def export(self, *, subject: Subject):

@@ -6,7 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core.privacy import Shredder, Subject
 
@@ -36,7 +36,7 @@ class NameImportsShredder(Shredder):
     IMPORT_FILES_KEPT_DAYS after they were made (their names are in their order by then)."""
 
     identifier = "name_imports"
-    verbose_name = _lazy("Imports and drafts of names")
+    verbose_name = gettext_lazy("Imports and drafts of names")
     position = 80
 
     def export(self, *, subject: Subject):

@@ -4,7 +4,7 @@ addresses told of a siyum."""
 import datetime
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from core.privacy import Shredder, Subject
 
@@ -17,7 +17,7 @@ class SiyumNoticesShredder(Shredder):
     PERSONAL_DATA_RETENTION_YEARS ago."""
 
     identifier = "siyum_notices"
-    verbose_name = _lazy("Siyum notices")
+    verbose_name = gettext_lazy("Siyum notices")
     position = 90
 
     def export(self, *, subject: Subject):
