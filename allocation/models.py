@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from scrolls.models import Campaign, Scroll
+from teams.models import Team
 
 from .validators import SEARCH_FOLDS, validate_hebrew_name
 
@@ -86,6 +87,11 @@ class Order(models.Model):
         blank=True,
         related_name="referred_orders",
         verbose_name=_("referred by"),
+    )
+    # The team the order counts for (its page's buy button, its shliach's link or registration,
+    # the API's "team"); always a team of the order's campaign (order_place).
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name=_("team")
     )
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)

@@ -1,6 +1,6 @@
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Lower
 
 from accounts.models import Profile
 from accounts.selectors import language_supported
@@ -12,7 +12,7 @@ from scrolls.selectors import (
     viewer_sees_exact_letter,
 )
 
-from .models import Letter, Name, Order, Reservation, name_search_key
+from .models import Letter, Name, Order, OrderStatus, Reservation, name_search_key
 from .validators import hebrew_search_key
 
 # The public listing of a scroll's listed names, a page at a time; what may be typed to search.
@@ -32,9 +32,9 @@ def order_visible_to(*, user) -> QuerySet:
 
 
 def order_with_letters(queryset: QuerySet) -> QuerySet:
-    """Orders with their names prefetched, in id order; order_letters_describe reads their
+    """Orders with their team and their names prefetched, in id order; order_letters_describe reads their
     letters and text for all the names at once."""
-    return queryset.prefetch_related(Prefetch("names", queryset=Name.objects.order_by("id")))
+    return queryset.select_related("team").prefetch_related(Prefetch("names", queryset=Name.objects.order_by("id")))
 
 
 def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> list[dict]:
@@ -186,3 +186,22 @@ def letter_public(*, scroll, position: int) -> dict | None:
         "identity": letter_identity(text_letter=text_letter, exact=True),
         "name": letter.name if letter.name.listed else None,
     }
+
+
+# --- Teams: their letters, counted from their paid orders ----------------------------------
+
+
+def teams_with_letters(teams: QuerySet, *, paid_before=None) -> QuerySet:
+    """`teams` (teams.Team) annotated with `letters`: the names of their paid orders, whichever
+    door the orders came through (paid before `paid_before`, if given: a week's start). One
+    correlated count a team, on the orders' team index."""
+    names = Name.objects.filter(order__team=OuterRef("pk"), order__status=OrderStatus.PAID)
+    if paid_before is not None:
+        names = names.filter(order__paid_at__lt=paid_before)
+    count = names.order_by().values("order__team").annotate(count=Count("pk")).values("count")
+    return teams.annotate(letters=Coalesce(Subquery(count), 0))
+
+
+def team_letters(*, team) -> int:
+    """One team's letters, as teams_with_letters counts them."""
+    return Name.objects.filter(order__team=team, order__status=OrderStatus.PAID).count()

@@ -6,6 +6,9 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+# Shared with every app that takes text from people; here too for the names' callers.
+from core.validators import has_invisible_characters, validate_visible_characters  # noqa: F401
+
 HEBREW_LETTERS = "\u05d0-\u05ea"
 # Gershayim and geresh are accepted both as the Hebrew marks and as the ASCII quotes people
 # actually type (שליט"א); the hyphen both as '-' and the Hebrew maqaf.
@@ -46,24 +49,6 @@ def normalize_hebrew_name(value):
     if value is None:
         return ""
     return _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
-
-
-def _is_invisible(char):
-    # Cf covers bidirectional overrides and zero-width characters; Cc covers NUL and friends.
-    return unicodedata.category(char) in {"Cf", "Cc", "Co", "Cs"}
-
-
-def has_invisible_characters(value: str) -> bool:
-    return any(_is_invisible(char) for char in value)
-
-
-def validate_visible_characters(value: str) -> None:
-    """Fields that name a person beside the Hebrew names (the buyer's name and phone): the same
-    rule, so a bidi override cannot reorder what staff and emails show around it."""
-    if value and has_invisible_characters(value):
-        raise ValidationError(
-            _("This contains invisible or control characters; please retype it."), code="invisible_characters"
-        )
 
 
 def validate_hebrew_name(value):

@@ -106,6 +106,7 @@ class OrderCreateView(APIView):
                 payment_reference=data["payment"].get("reference", ""),
                 start_card_payment=True,
                 referred_by=referrer_for(request=request),
+                team=data.get("team"),
                 language=translation.get_language(),
                 consent=Consent.given_now() if data["consent"] else None,
             )

@@ -23,6 +23,7 @@ from core.serializers import ModelSerializerFieldsOnce
 from receipts.models import ReceiptKind
 from receipts.selectors import order_receipt, receipt_describe
 from scrolls.models import Campaign
+from teams.models import Team
 
 MAX_NAMES_PER_ORDER = 100_000
 
@@ -156,6 +157,17 @@ class OrderCreateSerializer(serializers.Serializer):
     names = NameInputSerializer(many=True, allow_empty=False, max_length=MAX_NAMES_PER_ORDER)
     payment = PaymentInputSerializer()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    team = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Team.objects.select_related("campaign"),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "The team the order counts for (a team of the same campaign). Left out: the team of the "
+            "shliach whose link brought the buyer, or of the shliach registering the names, if any."
+        ),
+    )
     consent = serializers.BooleanField(
         required=False,
         default=False,
@@ -164,6 +176,12 @@ class OrderCreateSerializer(serializers.Serializer):
             "buyers order for themselves; recorded with the order, with the notice's version and the moment."
         ),
     )
+
+    def validate(self, attrs):
+        team = attrs.get("team")
+        if team is not None and team.campaign_id != attrs["campaign"].pk:
+            raise serializers.ValidationError({"team": [_("This team collects for another campaign.")]})
+        return attrs
 
 
 class LetterSerializer(serializers.Serializer):
@@ -269,6 +287,9 @@ class NameSerializer(ModelSerializerFieldsOnce):
 
 class OrderSerializer(ModelSerializerFieldsOnce):
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.CharField(
+        source="team.slug", read_only=True, allow_null=True, help_text=_("The team the order counts for.")
+    )
     buyer = serializers.SerializerMethodField()
     names = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
@@ -293,6 +314,7 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             "id",
             "status",
             "campaign",
+            "team",
             "amount",
             "currency",
             "channel",

@@ -16,6 +16,7 @@ from payments.models import Payment
 from payments.providers import card_provider
 from payments.services import OFFLINE_PERMISSION, offline_payment_check, payment_record_offline, payment_start_card
 from scrolls.models import Campaign
+from teams.selectors import team_credited
 
 CARD, OFFLINE = "stripe", "offline"
 
@@ -56,6 +57,7 @@ def order_checkout(
     payment_reference: str = "",
     start_card_payment: bool = False,
     referred_by=None,
+    team=None,
     language: str = "",
     consent: Consent | None = None,
 ) -> Checkout:
@@ -66,6 +68,9 @@ def order_checkout(
     A signed-in user who `registers` names (the API with a token) orders on others' behalf: the
     order is theirs by account, their own language is used, and staff may set a custom price.
     Without a user, at most ANONYMOUS_ORDER_MAX_NAMES names (order_size_check).
+    The order counts for `team` when given (its buy button, the API's "team"), else for the team
+    of the shliach whose link brought the buyer, else for the registering shliach's own team of the
+    campaign (teams.selectors.team_credited).
     Offline payment needs its permission and stays under the user's limit per order (PermissionDenied);
     a card payment needs a provider (ImproperlyConfigured). Nothing is saved unless it all holds."""
     user = user if user is not None and user.is_authenticated else None
@@ -86,6 +91,8 @@ def order_checkout(
             raise PermissionDenied(error.messages[0]) from error
     elif start_card_payment:
         card_provider()  # ImproperlyConfigured before anything is saved
+    referrer = None if registering else referred_by
+    team = team_credited(campaign=campaign, team=team, users=(referrer, user if registering else None))
     with transaction.atomic():
         order = order_place(
             campaign=campaign,
@@ -95,7 +102,8 @@ def order_checkout(
             channel=OrderChannel.API if registering else OrderChannel.ONLINE,
             amount=amount,
             allow_custom_price=bool(registering and user.is_staff),
-            referred_by=None if registering else referred_by,
+            referred_by=referrer,
+            team=team,
             language="" if registering else language,
             consent=consent,
         )

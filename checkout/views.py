@@ -28,6 +28,8 @@ from payments.models import PaymentProvider, PaymentStatus
 from payments.providers import ProviderUnavailable
 from payments.services import order_sync_card_payments, payment_demo_complete, payment_start_card
 from scrolls.models import Campaign
+from teams.models import TEAM_SLUG_MAX_LENGTH
+from teams.selectors import team_public
 
 from .services import order_checkout
 
@@ -83,8 +85,16 @@ def _apply_service_errors(error, formset, buyer_form, filled_forms):
             buyer_form.add_error(field if field in buyer_form.fields else None, messages)
 
 
+def _team_asked(request, campaign):
+    """The team a buy button or a team's link credits (`?team=<slug>`, kept in the form); an
+    unknown one, or one of another campaign, credits nobody rather than stopping the buyer."""
+    slug = (request.POST.get("team") or request.GET.get("team") or "").strip()
+    return team_public(slug=slug[:TEAM_SLUG_MAX_LENGTH], campaign=campaign) if slug else None
+
+
 def order_buy(request, slug):
     campaign = get_object_or_404(Campaign, slug=slug, active=True)
+    team = _team_asked(request, campaign)
     if request.method == "POST":
         buyer_form = BuyerForm(request.POST)
         consent_form = ConsentForm(request.POST)
@@ -107,6 +117,7 @@ def order_buy(request, slug):
                         amount=buyer["amount"],
                         user=request.user,
                         referred_by=referrer_for(request=request),
+                        team=team,
                         language=translation.get_language(),
                         consent=Consent.given_now(),
                     ).order
@@ -123,6 +134,7 @@ def order_buy(request, slug):
         formset = NameFormSet(prefix=NAMES_PREFIX, form_kwargs={"campaign": campaign})
     context = {
         "campaign": campaign,
+        "team": team,
         "formset": formset,
         "buyer_form": buyer_form,
         "consent_form": consent_form,

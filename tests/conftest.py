@@ -18,7 +18,7 @@ from .browser import browser, page  # noqa: E402, F401
 def certificates_in_a_temporary_folder(settings, tmp_path_factory):
     """Certificates are drawn only where tests ask for them (tasks run in-process: every test
     that pays would otherwise draw them), and go to a throwaway folder, as do uploaded
-    spreadsheets and receipts (each test process its own: file names follow ids, which two
+    spreadsheets, receipts and teams' photos (each test process its own: file names follow ids, which two
     processes' databases give alike)."""
     settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED = False
     settings.STORAGES = {
@@ -34,6 +34,10 @@ def certificates_in_a_temporary_folder(settings, tmp_path_factory):
         "receipts": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": tmp_path_factory.getbasetemp() / "receipts"},
+        },
+        "teams": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path_factory.getbasetemp() / "teams"},
         },
     }
 

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "sharing",
     # Gifts: a name's letter given to someone, the e-card emailed on its day (issue 19).
     "gifts",
+    "teams",
+    "fundraising",
     # /metrics, the counts of what the apps announce; Sentry's options (monitoring.sentry).
     "monitoring",
 ]
@@ -237,6 +239,12 @@ STORAGES = {
         "OPTIONS": {"location": env.path("IMPORTS_ROOT", default=BASE_DIR / "private" / "imports")},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Teams' photos (shown on their pages through a view) and the photos of their paper cards
+    # (private: the team's shluchim and staff).
+    "teams": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("TEAMS_ROOT", default=BASE_DIR / "private" / "teams")},
+    },
     "certificates": _certificates_storage,
     # Receipts and organisations' logos: beside the certificates (the same bucket, their own prefix).
     "receipts": {
@@ -465,6 +473,17 @@ SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 if SENTRY_DSN:
     sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+
+# --- Teams (docs/architecture.md, "Teams and paper cards") ---
+# Teams a shliach may open in one campaign; the largest goal a team may set, in letters.
+TEAMS_PER_SHLIACH = env.int("TEAMS_PER_SHLIACH", default=5)
+TEAM_GOAL_MAX_LETTERS = env.int("TEAM_GOAL_MAX_LETTERS", default=1_000_000)
+# The largest team photo, and card photo, accepted (bytes); photos of cards in one upload.
+TEAM_PHOTO_MAX_BYTES = env.int("TEAM_PHOTO_MAX_BYTES", default=8_000_000)
+CARD_PHOTO_MAX_BYTES = env.int("CARD_PHOTO_MAX_BYTES", default=12_000_000)
+CARD_PHOTOS_PER_UPLOAD = env.int("CARD_PHOTOS_PER_UPLOAD", default=30)
+# Days a card's photo is kept after its names are saved; then it is deleted.
+CARD_PHOTOS_KEPT_DAYS = env.int("CARD_PHOTOS_KEPT_DAYS", default=30)
 
 CELERY_BEAT_SCHEDULE = {
     "allocate-paid-orders": {"task": "allocation.tasks.allocate_paid_orders", "schedule": 60.0},

@@ -122,6 +122,7 @@ def order_place(
     amount: Decimal | None = None,
     allow_custom_price: bool = False,
     referred_by=None,
+    team=None,
     language: str = "",
     names_cleaned: bool = False,
     consent: Consent | None = None,
@@ -133,12 +134,15 @@ def order_place(
     report each problem by its row: it passes an iterable with `names_cleaned`, and they are
     written with COPY as they come, so memory stays flat. `amount` defaults to the campaign's price per
     name; less only with `allow_custom_price` (staff, honour letters, an approved bulk price).
-    `referred_by` is the shliach whose referral link brought the buyer; `language` the one the
+    `referred_by` is the shliach whose referral link brought the buyer; `team` the team the
+    order counts for (teams.selectors.team_credited), one of the same campaign; `language` the one the
     buyer ordered in, which their emails are written in. `consent` is the consent to the privacy
     notice given at the door (the buy page, the API, an import's confirmation or the grid),
     recorded with the order and never changed."""
     if not campaign.active and channel != OrderChannel.HONOUR:
         raise ValidationError({"campaign": [_("This campaign is not taking names now.")]})
+    if team is not None and team.campaign_id != campaign.pk:
+        raise ValidationError({"team": [_("This team collects for another campaign.")]})
     if not names_cleaned:
         names = _names_cleaned(names=list(names), campaign=campaign)
     if not buyer.email and created_by is None:
@@ -153,6 +157,7 @@ def order_place(
             buyer_phone=buyer.phone,
             created_by=created_by,
             referred_by=referred_by,
+            team=team,
             channel=channel,
             amount=amount if amount is not None else Decimal("0"),
             currency=campaign.currency,
@@ -256,6 +261,7 @@ def order_place_again(*, order: Order) -> Order:
         channel=order.channel,
         amount=max(order.amount, order_amount_suggested(campaign=order.campaign, name_count=len(names))),
         referred_by=order.referred_by,
+        team=order.team,
         language=order.language,
         # The same person's consent, to the notice they agreed to then.
         consent=Consent(at=order.consent_at, notice_version=order.privacy_notice_version) if order.consent_at else None,
