@@ -48,6 +48,7 @@ urlpatterns = [
     path("staff/", include("siyum.urls")),
     path("names/", include("allocation.urls")),  # the Hebrew transliteration helper
     path("", include("accounts.urls")),
+    path("", include("fundraising.urls")),  # the teams' pages and cards
     path("share/", include("sharing.urls")),  # the share images of the public pages
     path("", include("gifts.urls")),  # a recipient's page, and the buyer's correction of an address
     path("", include("certificates.urls")),
