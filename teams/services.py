@@ -119,10 +119,10 @@ def team_update(*, team: Team, by, photo=None, photo_remove: bool = False, **fie
     old_photo = team.photo.name if (photo_file is not None or photo_remove) else ""
     with transaction.atomic():
         team = Team.objects.select_for_update().get(pk=team.pk)
+        if cleaned.get("goal_letters", 0) > team.goal_letters:
+            team.goal_reached_at = None  # a new goal, to be told of again
         for field, value in cleaned.items():
             setattr(team, field, value)
-        if "goal_letters" in cleaned and team.goal_reached_at is not None and cleaned["goal_letters"] > _goal_old(team):
-            team.goal_reached_at = None
         if photo_file is not None:
             team.photo.save("photo.jpg", photo_file, save=False)
         elif photo_remove:
@@ -131,10 +131,6 @@ def team_update(*, team: Team, by, photo=None, photo_remove: bool = False, **fie
     if old_photo:
         transaction.on_commit(lambda: team.photo.storage.delete(old_photo))
     return team
-
-
-def _goal_old(team: Team) -> int:
-    return Team.objects.values_list("goal_letters", flat=True).get(pk=team.pk)
 
 
 def team_members_set(*, team: Team, by, members) -> None:
