@@ -31,6 +31,7 @@ from allocation.models import Name, Order, OrderChannel
 from allocation.services import Consent, campaign_today, name_clean, order_amount_suggested, order_place
 from core.signals import announce_on_commit
 from payments.services import offline_payment_check, payment_record_offline
+from teams.selectors import team_credited
 
 from .models import ImportPayment, ImportStatus, NameImport
 from .readers import FileRefused, RowProblem, rows_read
@@ -171,6 +172,8 @@ def names_import(*, name_import: NameImport, dry_run: bool, progress=None) -> Im
                 names_cleaned=True,
                 created_by=user,
                 channel=OrderChannel.SHLIACH,
+                # The shliach's own team of the campaign, if they collect for one.
+                team=team_credited(campaign=campaign, users=(user,)),
                 consent=name_import_consent(name_import=name_import),
             )
         except ValidationError as error:
