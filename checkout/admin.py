@@ -31,6 +31,7 @@ from payments.services import payment_record_offline
 from receipts.models import ReceiptKind
 from receipts.selectors import campaign_organisation, order_receipts_describe
 from scrolls.models import Campaign
+from teams.models import Team
 
 # What a line of the add form's names says between the name and the parent's name.
 CONNECTORS = {"בן": Gender.MALE, "בת": Gender.FEMALE}
@@ -71,11 +72,13 @@ class OrderPlaceForm(forms.ModelForm):
 
     class Meta:
         model = Order
-        fields = ["campaign", "buyer_name", "buyer_email", "buyer_phone", "amount"]
+        fields = ["campaign", "team", "buyer_name", "buyer_email", "buyer_phone", "amount"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["campaign"].queryset = Campaign.objects.filter(active=True)
+        self.fields["team"].queryset = Team.objects.filter(campaign__active=True).select_related("campaign")
+        self.fields["team"].help_text = _("The team the order counts for, if any: one of the order's campaign.")
         self.fields["amount"].required = False
         self.fields["amount"].help_text = _("Leave empty for the campaign's price per name; never less.")
         self.placed = None
@@ -95,6 +98,7 @@ class OrderPlaceForm(forms.ModelForm):
                 created_by=self.request_user,
                 channel=OrderChannel.OFFLINE,
                 amount=cleaned.get("amount"),
+                team=cleaned.get("team"),
             )
         except OrderNamesInvalid as error:
             for index, fields in error.errors_by_row.items():
@@ -242,6 +246,7 @@ class OrderAdmin(HistoryReadOnlyAdminMixin, StaffViewAdminMixin, SimpleHistoryAd
         privacy = ["consent_at", "privacy_notice_version", "erased_at"]
         return [
             *self.readonly_fields,
+            "team",  # chosen when the order is placed (order_place checks its campaign)
             *settled,
             *erased,
             *privacy,
