@@ -49,12 +49,14 @@ def _fields_clean(fields: dict) -> dict:
             raise TypeError(f"not a team field: {field}")
         if field in ("name", "name_he", "name_en", "name_ru", "message"):
             value = (value or "").strip()
+            if field == "message":  # a message has lines: its line breaks are the one control character let in
+                value = value.replace("\r\n", "\n").replace("\r", "\n")
             limit = TEAM_MESSAGE_MAX_LENGTH if field == "message" else TEAM_NAME_MAX_LENGTH
             if len(value) > limit:
                 errors[field] = [_("At most %(limit)d characters.") % {"limit": limit}]
                 continue
             try:
-                validate_visible_characters(value)
+                validate_visible_characters(value.replace("\n", "") if field == "message" else value)
             except ValidationError as error:
                 errors[field] = error.messages
                 continue
