@@ -10,3 +10,6 @@ class FundraisingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "fundraising"
     verbose_name = _("Fundraising")
+
+    def ready(self):
+        from . import receivers  # noqa: F401  (a paid order's team: its owner told when it reaches its goal)

@@ -39,7 +39,8 @@ def _widget_language(request) -> str:
 # Shluchim put this page in an iframe on their own sites, so it alone may be framed.
 @xframe_options_exempt
 def widget(request, slug):
-    """The progress of a campaign's open scroll, in Hebrew, English or Russian, from the cache."""
+    """The progress of a campaign's open scroll, in Hebrew, English or Russian, from the cache;
+    with ?board=1, its teams' leaderboard too."""
     campaign = _widget_campaign(slug)
     language = _widget_language(request)
     with translation.override(language):
@@ -52,6 +53,8 @@ def widget(request, slug):
                 "name": campaign["name_he"] if language == "he" else campaign["name"],
                 "language": language,
                 "buy_url": settings.SITE_URL + reverse("order-buy", kwargs={"slug": slug}),
+                # ?board=1: the campaign's team leaderboard under the progress (one query).
+                "board": request.GET.get("board") == "1",
             },
         )
     response["Content-Language"] = language
@@ -60,14 +63,17 @@ def widget(request, slug):
 
 def widget_script(request, slug):
     """<script src=".../widget/<slug>.js?lang=he"></script> puts the widget's iframe where the
-    tag is. The slug and language are checked here, so the script holds only known values."""
+    tag is (&board=1: with the teams' leaderboard). The slug and language are checked here, so
+    the script holds only known values."""
     _widget_campaign(slug)
     language = _widget_language(request)
+    board = request.GET.get("board") == "1"  # the frame shows the teams' leaderboard too
+    frame_url = f"{settings.SITE_URL}{reverse('campaign-widget', kwargs={'slug': slug})}?lang={language}"
     with translation.override(language):
         response = render(
             request,
             "scrolls/widget.js",
-            {"frame_url": f"{settings.SITE_URL}{reverse('campaign-widget', kwargs={'slug': slug})}?lang={language}"},
+            {"frame_url": frame_url + ("&board=1" if board else ""), "board": board},
             content_type="text/javascript; charset=utf-8",
         )
     # The script only says where the frame is; the frame carries the figures.

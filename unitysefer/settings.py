@@ -350,6 +350,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Communal Sefer Torah letter campaigns: campaigns, orders and letters.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A team's "kind" beside a dedication's "kind": each enum named for what it is.
+    "ENUM_NAME_OVERRIDES": {"TeamKindEnum": "teams.models.TeamKind"},
 }
 
 # --- Security: with DEBUG off every default is the secure one -------------------------------

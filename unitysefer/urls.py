@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from accounts.views import language_set
 from checkout.api import OrderCreateView, OrderDetailView
 from core.security import sign_in_rate_limited
+from fundraising.api import CampaignTeamsView, TeamCreateView
 from monitoring.views import metrics
 from payments.views import apple_pay_domain_association, stripe_webhook
 from scrolls.api import CampaignListView
@@ -16,6 +17,8 @@ from .views import healthz
 api_v1 = [
     path("campaigns/", CampaignListView.as_view(), name="campaign-list"),
     path("campaigns/<slug:slug>/scrolls/", include("scrolls.api_urls")),
+    path("campaigns/<slug:slug>/teams/", CampaignTeamsView.as_view(), name="campaign-teams"),
+    path("teams/", TeamCreateView.as_view(), name="team-create"),
     path("orders/", OrderCreateView.as_view(), name="order-create"),
     path("orders/<int:pk>/", OrderDetailView.as_view(), name="order-detail"),
     path("orders/<int:pk>/", include("certificates.api_urls")),

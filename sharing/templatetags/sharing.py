@@ -61,6 +61,19 @@ def share_meta_campaign(context, campaign):
 
 
 @register.inclusion_tag("sharing/meta.html", takes_context=True)
+def share_meta_team(context, team):
+    """A team's page: its name and message, with its campaign's card (a team has no card of its own)."""
+    campaign = team.campaign
+    return _meta(
+        context,
+        card=campaign_card(slug=campaign.slug),
+        title=_("%(team)s · %(campaign)s")
+        % {"team": team.display_name(), "campaign": _in_language(campaign.name_he, campaign.name)},
+        description=team.message or _in_language(campaign.description_he, campaign.description),
+    )
+
+
+@register.inclusion_tag("sharing/meta.html", takes_context=True)
 def share_meta_scroll(context, scroll):
     campaign = scroll.campaign
     return _meta(

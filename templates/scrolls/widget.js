@@ -5,6 +5,6 @@
   frame.src = "{{ frame_url|escapejs }}";
   frame.title = "{% filter escapejs %}{% translate 'Letters taken' %}{% endfilter %}";
   frame.loading = "lazy";
-  frame.style.cssText = "border:0;width:100%;max-width:28rem;height:12rem;";
+  frame.style.cssText = "border:0;width:100%;max-width:28rem;height:{% if board %}34rem{% else %}12rem{% endif %};";
   script.parentNode.insertBefore(frame, script.nextSibling);
 })();
