@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import REPORTS_PERMISSION, campaigns_visible_to, users_with_permission
 from allocation.models import Letter, Name, Order, OrderChannel, OrderStatus
+from allocation.selectors import teams_with_letters
+from core.weeks import Week, campaign_zone, week_last_ended
 from scrolls.models import Campaign, Scroll
+from teams.models import Team
 
 from .models import WeeklyReportSent
-from .weeks import Week, campaign_zone, week_last_ended
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,58 @@ class ComparisonRow:
         return round(100 * (self.this_week - self.last_week) / self.last_week, 1)
 
 
+@dataclass(frozen=True)
+class TeamWeek:
+    """One team of the campaign in the report's week. Its letters are counted as the team's page
+    counts them (allocation.selectors.teams_with_letters: the names of its paid orders), in the
+    week their order was paid."""
+
+    team: Team
+    label: str  # its name in the language the report is drawn in
+    letters: int  # in all, at the week's end
+    this_week: int
+    last_week: int
+
+    @property
+    def goal(self) -> int:
+        return self.team.goal_letters
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.letters / self.goal, 1)
+
+    @property
+    def goal_reached(self) -> bool:
+        return self.letters >= self.goal
+
+
+@dataclass(frozen=True)
+class LeaderboardPlace:
+    """A team on the campaign's leaderboard: its rank by letters at the week's end against its
+    rank at the week's start (teams with as many letters share a rank: 1, 2, 2, 4)."""
+
+    figures: TeamWeek
+    rank: int
+    rank_before: int | None  # None: the team was opened during the week
+
+    @property
+    def is_new(self) -> bool:
+        return self.rank_before is None
+
+    @property
+    def places_up(self) -> int:
+        return max(0, (self.rank_before or self.rank) - self.rank)
+
+    @property
+    def places_down(self) -> int:
+        return max(0, self.rank - (self.rank_before or self.rank))
+
+    @property
+    def change(self) -> int | None:
+        """Places gained (negative: lost); None for a new team."""
+        return None if self.rank_before is None else self.rank_before - self.rank
+
+
 @dataclass
 class WeeklyReport:
     campaign: Campaign
@@ -109,6 +163,10 @@ class WeeklyReport:
     projected_fill: datetime.date | None
     # False for the week still running: its figures are so far.
     complete: bool
+    # Every team of the campaign opened before the week's end, most letters first.
+    teams: list[TeamWeek] = field(default_factory=list)
+    # The teams on the public leaderboard (opted in), by rank, with the week's movement.
+    leaderboard: list[LeaderboardPlace] = field(default_factory=list)
 
     @property
     def this_week(self) -> WeekFigures:
@@ -184,7 +242,7 @@ def _user_label(user) -> str:
 
 def weekly_report(*, campaign: Campaign, week_ending: datetime.date) -> WeeklyReport:
     """The figures of a campaign's week ending at 00:00 (local) of the Friday `week_ending`
-    (see reports.weeks), with the three weeks before it for comparison."""
+    (see core.weeks), with the three weeks before it for comparison."""
     week = Week(ending=week_ending, zone=campaign_zone(campaign))
     weeks = [week.shifted(offset) for offset in range(1 - TREND_WEEKS, 1)]
     start, end = weeks[0].start, week.end
@@ -280,7 +338,49 @@ def weekly_report(*, campaign: Campaign, week_ending: datetime.date) -> WeeklyRe
         pace_per_day=pace,
         projected_fill=projected,
         complete=end <= now,
+        **_teams_of_week(campaign=campaign, week=week),
     )
+
+
+def _ranks(letters_by_team: dict[int, int]) -> dict[int, int]:
+    """Competition ranks by letters, most first: teams with as many letters share a rank."""
+    first_place = {}
+    for place, letters in enumerate(sorted(letters_by_team.values(), reverse=True), 1):
+        first_place.setdefault(letters, place)
+    return {team_id: first_place[letters] for team_id, letters in letters_by_team.items()}
+
+
+def _teams_of_week(*, campaign: Campaign, week: Week) -> dict:
+    """The campaign's teams with their letters at the week's end, at its start and at the
+    previous week's start (three queries, whatever the number of teams), and the leaderboard
+    ranked at both ends of the week."""
+    teams = Team.objects.filter(campaign=campaign, created_at__lt=week.end).order_by()
+    at_end = list(teams_with_letters(teams, paid_before=week.end))
+    at_start = dict(teams_with_letters(teams, paid_before=week.start).values_list("pk", "letters"))
+    previous_start = week.shifted(-1).start
+    at_previous_start = dict(teams_with_letters(teams, paid_before=previous_start).values_list("pk", "letters"))
+    figures = [
+        TeamWeek(
+            team=team,
+            label=team.display_name(),
+            letters=team.letters,
+            this_week=team.letters - at_start.get(team.pk, 0),
+            last_week=at_start.get(team.pk, 0) - at_previous_start.get(team.pk, 0),
+        )
+        for team in at_end
+    ]
+    figures.sort(key=lambda row: (-row.letters, -row.this_week, row.label.casefold(), row.team.pk))
+
+    on_board = [row for row in figures if row.team.leaderboard]
+    rank_now = _ranks({row.team.pk: row.letters for row in on_board})
+    rank_before = _ranks(
+        {row.team.pk: row.letters - row.this_week for row in on_board if row.team.created_at < week.start}
+    )
+    leaderboard = [
+        LeaderboardPlace(figures=row, rank=rank_now[row.team.pk], rank_before=rank_before.get(row.team.pk))
+        for row in on_board
+    ]
+    return {"teams": figures, "leaderboard": leaderboard}
 
 
 def _top_shluchim(names) -> list[Ranked]:

@@ -6,6 +6,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from core.weeks import Week, campaign_zone, week_containing
+
 from .rendering import (
     weekly_report_context,
     weekly_report_csv,
@@ -13,7 +15,6 @@ from .rendering import (
     weekly_report_pdf,
 )
 from .selectors import report_campaigns_for, weekly_report
-from .weeks import Week, campaign_zone, week_containing
 
 # How many past weeks the page offers in its list; any other is one URL away.
 WEEKS_LISTED = 26
@@ -72,6 +73,7 @@ def dashboard(request, slug):
             "previous_week": week.shifted(-1),
             "next_week": week.shifted(1) if week.ending < running.ending else None,
             "running_week": running,
+            "team_links": True,
         },
     )
 

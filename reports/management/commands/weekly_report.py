@@ -5,9 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from core.weeks import campaign_zone, is_week_ending, week_last_ended
 from reports.rendering import weekly_report_csv, weekly_report_pdf
 from reports.selectors import weekly_report
-from reports.weeks import campaign_zone, is_week_ending, week_last_ended
 from scrolls.models import Campaign
 
 
