@@ -1,3 +1,5 @@
+from collections import Counter
+
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -15,10 +17,11 @@ from accounts.services import profile_for
 from allocation.forms import ConsentForm
 from allocation.services import Consent, order_amount_suggested
 from scrolls.selectors import campaign_list_active
+from teams.services import team_may_change
 
 from .forms import ConfirmForm, ImportForm
 from .models import ImportStatus, NameImport
-from .selectors import shliach_campaign_totals, shliach_orders_page, user_may_register_names
+from .selectors import shliach_campaign_totals, shliach_orders_page, shliach_teams, user_may_register_names
 from .services import (
     name_import_confirm,
     name_import_payment_choices,
@@ -129,12 +132,16 @@ def dashboard(request):
         raise PermissionDenied
     code = profile_for(user=request.user).referral_code
     referral_url = _referral_url(code)
+    teams = shliach_teams(user=request.user)
+    teams_owned = Counter(numbers.team.campaign_id for numbers in teams if numbers.team.owner_id == request.user.pk)
     campaigns = [
         {
             "campaign": campaign,
             "referral_url": _referral_url(code, reverse("order-buy", kwargs={"slug": campaign.slug})),
             # The data-entry grid (registrations); linked by path.
             "grid_path": f"/shliach/grid/{campaign.slug}/",
+            # teams.services.team_create refuses more than this many of one owner in a campaign.
+            "may_open_team": teams_owned[campaign.pk] < settings.TEAMS_PER_SHLIACH,
         }
         for campaign in campaign_list_active().order_by("name")
     ]
@@ -146,5 +153,10 @@ def dashboard(request):
         "referral_qr": segno.make(referral_url, error="m").svg_data_uri(scale=5, border=2),
         "campaigns": campaigns,
         "import_path": "/shliach/import/",
+        "teams": [
+            {"numbers": numbers, "may_change": team_may_change(team=numbers.team, user=request.user)}
+            for numbers in teams
+        ],
+        "teams_per_campaign": settings.TEAMS_PER_SHLIACH,
     }
     return render(request, "registrations/dashboard.html", context)

@@ -18,6 +18,9 @@ from .selectors import WeeklyReport
 
 # The fonts static/reports/report.css asks for (Debian: fonts-noto-core, culmus).
 REPORT_FONTS = ("Noto Sans", "Frank Ruehl CLM")
+# The email's body lists this many teams (and leaderboard places) at most, then links to the
+# page; the attached PDF, the page and the CSV list them all.
+TEAMS_IN_EMAIL = 50
 
 
 def weekly_report_context(report: WeeklyReport) -> dict:
@@ -27,6 +30,10 @@ def weekly_report_context(report: WeeklyReport) -> dict:
         "charts": report_charts(report),
         "generated_at": timezone.now().astimezone(report.week.zone),
         "dashboard_url": f"{settings.SITE_URL}{path}?week={report.week.ending.isoformat()}",
+        "email_teams": report.teams[:TEAMS_IN_EMAIL],
+        "email_teams_left_out": max(0, len(report.teams) - TEAMS_IN_EMAIL),
+        "email_leaderboard": report.leaderboard[:TEAMS_IN_EMAIL],
+        "email_leaderboard_left_out": max(0, len(report.leaderboard) - TEAMS_IN_EMAIL),
     }
 
 
@@ -81,6 +88,17 @@ def weekly_report_csv_rows(report: WeeklyReport) -> list[list]:
     ):
         rows += [[], [_("Rank"), title, detail, _("Names"), _("Orders")]]
         rows += [[rank, item.label, item.detail, item.names, item.orders] for rank, item in enumerate(ranked, 1)]
+    rows += [[], [_("Team"), _("Address"), _("This week"), _("Last week"), _("Letters"), _("Goal"),
+                  _("Goal (%)"), _("On the leaderboard")]]  # fmt: skip
+    for row in report.teams:
+        rows.append([row.label, row.team.slug, row.this_week, row.last_week, row.letters, row.goal, row.percent,
+                     _("yes") if row.team.leaderboard else _("no")])  # fmt: skip
+    rows += [[], [_("Rank"), _("Team"), _("Letters"), _("This week"), _("Rank at the week's start"),
+                  _("Places gained")]]  # fmt: skip
+    for place in report.leaderboard:
+        rows.append([place.rank, place.figures.label, place.figures.letters, place.figures.this_week,
+                     place.rank_before if place.rank_before is not None else _("new"),
+                     place.change if place.change is not None else ""])  # fmt: skip
     rows.append([])
     if report.open_scroll:
         scroll = report.open_scroll
