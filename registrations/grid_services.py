@@ -85,6 +85,12 @@ def _rows_check(rows) -> list[dict]:
     return checked
 
 
+def grid_rows_check(*, rows) -> list[dict]:
+    """The grid's rows as kept (empty cells left out), or ValidationError naming what is wrong
+    with their shape: the check of a draft, shared by the typing of a card's photo."""
+    return _rows_check(rows)
+
+
 def name_draft_save(*, user, campaign, rows) -> NameDraft:
     """Keep the grid's rows as they are now (replacing what was kept); ValidationError if the
     rows are not a list of at most GRID_MAX_ROWS rows of known text cells."""

@@ -6,11 +6,13 @@ import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy
 
 from core.privacy import Shredder, Subject
 
-from .models import ImportStatus, NameDraft, NameImport
+from .card_services import card_photos_delete_expired
+from .models import CardPhoto, ImportStatus, NameDraft, NameImport
 
 # Imports whose work is over: their file is read no more.
 FINISHED = (ImportStatus.IMPORTED, ImportStatus.REFUSED, ImportStatus.FAILED)
@@ -94,6 +96,62 @@ class NameImportsShredder(Shredder):
         return _files_delete(list(old[:1000]))
 
 
+class CardPhotosShredder(Shredder):
+    """The photos of paper cards the accounts with the address uploaded or typed. Exported as
+    which cards, when and in what state (not the photos or the names typed: they are the people
+    on the cards, whose names are in their orders). A card is its team's work, not the account's:
+    erasing the account leaves it in the team's queue; erasing a card's order empties its entries
+    and deletes its photo. Photos of saved cards are deleted
+    CARD_PHOTOS_KEPT_DAYS after their names were saved (as the daily task of registrations does)."""
+
+    identifier = "card_photos"
+    verbose_name = gettext_lazy("Photos of paper cards")
+    position = 85
+
+    def export(self, *, subject: Subject):
+        users = subject.user_ids
+        if not users:
+            return []
+        cards = (
+            CardPhoto.objects.filter(
+                Q(uploaded_by_id__in=users) | Q(first_entry_by_id__in=users) | Q(second_entry_by_id__in=users)
+            )
+            .select_related("team")
+            .order_by("pk")
+        )
+        return [
+            {
+                "id": card.pk,
+                "team": card.team.slug,
+                "state": card.state,
+                "uploaded": card.uploaded_by_id in users,
+                "uploaded_at": _when(card.uploaded_at),
+                "typed_first": card.first_entry_by_id in users,
+                "typed_second": card.second_entry_by_id in users,
+                "order_id": card.order_id,
+                "saved_at": _when(card.saved_at),
+                "photo_kept": bool(card.photo),
+            }
+            for card in cards
+        ]
+
+    def erase(self, *, subject: Subject, now: datetime.datetime) -> int:
+        """The cards of the orders erased (an erasure, or a retention by age): their entries (the
+        names typed) emptied and their photos deleted, as the orders' names are erased."""
+        if not subject.order_ids:
+            return 0
+        cards = list(CardPhoto.objects.select_for_update().filter(order_id__in=subject.order_ids))
+        files = [(card.photo.storage, card.photo.name) for card in cards if card.photo]
+        erased = CardPhoto.objects.filter(pk__in=[card.pk for card in cards])
+        erased.update(photo="", first_entry=[])
+        erased.filter(second_entry__isnull=False).update(second_entry=[])
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in files], robust=True)
+        return len(cards)
+
+    def expire(self, *, now: datetime.datetime) -> int:
+        return card_photos_delete_expired(now=now)
+
+
 def registrations_shredders(sender, **kwargs) -> list[Shredder]:
     """registrations' answer to core.privacy.shredders_register (RegistrationsConfig.ready)."""
-    return [NameImportsShredder()]
+    return [NameImportsShredder(), CardPhotosShredder()]

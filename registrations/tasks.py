@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from core.tasks import enqueue_on_commit
 
-from . import services
+from . import card_services, services
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,13 @@ def resume_name_imports():
     for import_id, task in services.name_imports_stuck():
         if cache.add(f"name-import:swept:{import_id}", 1, timeout=SWEEP_REQUEUE_SECONDS):
             (check_name_import if task == "check" else run_name_import).delay(import_id)
+
+
+@shared_task
+def delete_expired_card_photos():
+    """Daily: the photos of cards saved more than CARD_PHOTOS_KEPT_DAYS ago are deleted (the cards
+    and their orders stay). Safe to run twice: a photo already deleted is not looked at again."""
+    card_services.card_photos_delete_expired()
 
 
 def name_import_check_enqueue(*, import_id):

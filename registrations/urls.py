@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .card_urls import urlpatterns as card_urlpatterns
 from .grid_urls import urlpatterns as grid_urlpatterns
 
 app_name = "registrations"
@@ -12,3 +13,4 @@ urlpatterns = [
     path("imports/<int:pk>/status/", views.import_status, name="import-status"),
 ]
 urlpatterns += grid_urlpatterns
+urlpatterns += card_urlpatterns

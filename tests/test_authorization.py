@@ -11,10 +11,13 @@ Roles: anon (signed out, no link), buyer (signed out, holding their own order's 
 reports), hanhala (reads idf's), staff.
 """
 
+import io
 import secrets
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
@@ -23,7 +26,9 @@ from allocation.services import order_allocate, order_mark_paid, reservation_cre
 from certificates.models import Certificate
 from certificates.services import order_certificates_issue
 from receipts.services import organisation_set
+from registrations.card_services import card_photos_upload
 from registrations.services import name_import_check, name_import_create
+from teams.services import team_create
 
 from .conftest import make_user, token_client
 from .factories import make_order, name_data, shrink_open_scroll
@@ -87,6 +92,21 @@ TABLE = {
         answers(403, anon=401, buyer=401, shliach=200, other_shliach=200, staff=200),
     ),
     "registrations:grid-submit": ("/shliach/grid/idf/submit/", answers(405, anon=SIGN_IN, buyer=SIGN_IN)),
+    # The photos of paper cards: {team} is the shliach's team, {card} its queued card. The team
+    # (its owner, its members) and staff; for everyone else the team's cards do not exist, and
+    # the photo itself is 404 even signed out (nobody learns it is there).
+    "registrations:card-photos": (
+        "/shliach/teams/{team}/cards/",
+        answers(404, anon=SIGN_IN, buyer=SIGN_IN, shliach=200, staff=200),
+    ),
+    "registrations:card-photo": ("/shliach/cards/{card}/photo", answers(404, shliach=200, staff=200)),
+    "registrations:card-type": (
+        "/shliach/cards/{card}/type/",
+        answers(404, anon=SIGN_IN, buyer=SIGN_IN, shliach=200, staff=200),
+    ),
+    # Only a card whose two entries differ is settled: a queued card has nothing to settle.
+    "registrations:card-settle": ("/shliach/cards/{card}/settle/", answers(404, anon=SIGN_IN, buyer=SIGN_IN)),
+    "registrations:card-delete": ("/shliach/cards/{card}/delete/", answers(405, anon=SIGN_IN, buyer=SIGN_IN)),
     "reports:index": (
         "/reports/",
         answers(403, anon=SIGN_IN, buyer=SIGN_IN, hanhala_other=302, hanhala=302, staff=302),
@@ -187,6 +207,12 @@ def test_every_url_is_classified():
     assert set(TABLE) - names == set(), "remove the URLs that no longer exist from TABLE"
 
 
+def card_photo_file():
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (240, 240, 230)).save(out, "JPEG")
+    return SimpleUploadedFile("card.jpg", out.getvalue(), content_type="image/jpeg")
+
+
 def hanhala_of(username, campaign):
     user = make_user(username, permissions=["accounts.view_reports"])
     profile, _ = Profile.objects.get_or_create(user=user)
@@ -234,6 +260,8 @@ def world(campaigns, settings, tmp_path):
     allocated(make_order(campaigns["sefardi"], 1))
     reservation = reservation_create(scroll_id=scroll.pk, position=scroll.total_letters, honouree="Rabbi",
                                      created_by=users["staff"])  # fmt: skip
+    team = team_create(campaign=idf, owner=users["shliach"], name="The owner's team", goal_letters=10)
+    [card] = card_photos_upload(team=team, user=users["shliach"], files=[card_photo_file()])
     values = {
         "token": buyer_order.token,
         "code": Certificate.objects.get(name__order=buyer_order).code,
@@ -250,6 +278,8 @@ def world(campaigns, settings, tmp_path):
         "organisation": organisation.slug,
         "gift": gift.pk,
         "gift_token": gift.token,
+        "team": team.slug,
+        "card": card.pk,
     }
     return users, values
 

@@ -484,7 +484,7 @@ TEAM_GOAL_MAX_LETTERS = env.int("TEAM_GOAL_MAX_LETTERS", default=1_000_000)
 TEAM_PHOTO_MAX_BYTES = env.int("TEAM_PHOTO_MAX_BYTES", default=8_000_000)
 CARD_PHOTO_MAX_BYTES = env.int("CARD_PHOTO_MAX_BYTES", default=12_000_000)
 CARD_PHOTOS_PER_UPLOAD = env.int("CARD_PHOTOS_PER_UPLOAD", default=30)
-# Days a card's photo is kept after its names are saved; then it is deleted.
+# Days a card's photo is kept after its names are saved; then it is deleted (0: at the next daily run).
 CARD_PHOTOS_KEPT_DAYS = env.int("CARD_PHOTOS_KEPT_DAYS", default=30)
 
 CELERY_BEAT_SCHEDULE = {
@@ -506,6 +506,11 @@ CELERY_BEAT_SCHEDULE = {
     # order's task missed; buyers not yet told of a delivery are told.
     "deliver-due-gifts": {"task": "gifts.tasks.deliver_due_gifts", "schedule": crontab(minute=3)},
     "expire-pending-orders": {"task": "allocation.tasks.expire_pending_orders", "schedule": 60.0},
+}
+# Daily: photos of cards saved more than CARD_PHOTOS_KEPT_DAYS ago are deleted (registrations).
+CELERY_BEAT_SCHEDULE["delete-expired-card-photos"] = {
+    "task": "registrations.tasks.delete_expired_card_photos",
+    "schedule": crontab(minute=41, hour=2),
 }
 
 # An order still unpaid this long after it was made is cancelled (expired); its open card

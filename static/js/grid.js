@@ -1,6 +1,8 @@
 // The data-entry grid: keyboard only, saved to the server as the shliach types (a second after
 // the last key, and at once on Enter or on leaving a changed cell), so a closed browser loses
 // nothing. The hints here are light; the import's check is the real one.
+// A card typed beside its photo uses the same rows without a draft (no data-draft-url): its rows
+// go as JSON in the form's "rows" field when it is sent.
 (function () {
   "use strict";
   const root = document.getElementById("name-grid");
@@ -13,6 +15,8 @@
   const submitButton = document.getElementById("grid-submit");
   const csrfToken = form.querySelector('input[name="csrfmiddlewaretoken"]').value;
   const maxRows = parseInt(text.maxRows, 10);
+  const autosave = Boolean(text.draftUrl);
+  const rowsField = form.querySelector('input[name="rows"]');
   const shownFields = Array.from(template.content.querySelectorAll("[data-field]")).map((cell) => cell.dataset.field);
   const LATIN = /[A-Za-z]/;
   const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -135,6 +139,7 @@
 
   function changed() {
     dirty = true;
+    if (!autosave) return;
     statusShow(text.textSaving, "body-secondary");
     clearTimeout(debounceTimer);
     debounceTimer = setTimeout(save, SAVE_AFTER_MS);
@@ -190,6 +195,7 @@
   }
 
   function save() {
+    if (!autosave) return Promise.resolve(true); // a card's rows go with its form
     clearTimeout(debounceTimer);
     debounceTimer = null;
     clearTimeout(retryTimer);
@@ -290,6 +296,12 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     submitButton.disabled = true;
+    if (!autosave) {
+      rowsField.value = JSON.stringify(Array.from(body.rows, rowData));
+      dirty = false;
+      form.submit();
+      return;
+    }
     // The server imports what it has kept: everything on the screen must be there first.
     const saved = await save();
     if (saved && !dirty) {
@@ -301,7 +313,7 @@
 
   // Back on the network: save now rather than at the end of the retry's wait.
   window.addEventListener("online", () => {
-    if (dirty) save();
+    if (dirty && autosave) save();
   });
 
   window.addEventListener("beforeunload", (event) => {
@@ -316,6 +328,6 @@
   const saved = JSON.parse(document.getElementById("grid-draft-rows").textContent);
   saved.slice(0, maxRows).forEach(rowAdd);
   if (!body.rows.length) rowAdd({});
-  else statusShow(text.textSaved, "success");
+  else if (autosave) statusShow(text.textSaved, "success");
   firstCell(body.rows[body.rows.length - 1]).focus();
 })();
