@@ -34,9 +34,13 @@ def team_may_change(*, team: Team, user) -> bool:
     return getattr(user, "is_authenticated", False) and user.is_active and (user.is_staff or team.owner_id == user.pk)
 
 
+# Addresses under /teams/ that are pages of their own, never a team's.
+TEAM_SLUGS_RESERVED = frozenset({"new"})
+
+
 def _slug_new(name: str) -> str:
     base = slugify(name)[: TEAM_SLUG_MAX_LENGTH - 9].strip("-") or "team"
-    if not Team.objects.filter(slug=base).exists():
+    if base not in TEAM_SLUGS_RESERVED and not Team.objects.filter(slug=base).exists():
         return base
     return f"{base}-{secrets.token_hex(4)}"
 

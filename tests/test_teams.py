@@ -515,3 +515,8 @@ def test_an_order_without_a_team_tells_no_one(campaigns, shliach, mailoutbox, dj
         order_fulfil(order_id=order.pk)
     assert team_goal_check(order_id=order.pk) is False
     assert [email.to for email in mailoutbox] == [[order.buyer_email]] and Team.objects.get().goal_reached_at is None
+
+
+def test_a_team_called_new_gets_an_address_of_its_own_not_the_form(campaigns, shliach):
+    team = open_team(shliach, campaigns["idf"], name="New")
+    assert team.slug.startswith("new-") and Client().get(f"/teams/{team.slug}/").status_code == 200
