@@ -179,6 +179,17 @@ TABLE = {
     # A gift's recipient's page, by its own unguessable token (whoever holds it: the recipient).
     "gift-page": ("/gifts/{gift_token}/", PUBLIC),
     "gift-resend": ("/orders/{token}/gifts/{gift}/resend/", answers(405)),  # POST only
+    # Teams: {team} is the shliach's team. Opening one is for shluchim (and staff); changing it
+    # for its owner and staff (a member, another shliach: 404); its page, its current photo and
+    # the campaign's board are public, as is the API's list; POST /api/v1/teams/ needs a token.
+    "team-new": ("/teams/new/", SHLUCHIM),
+    "team-page": ("/teams/{team}/", PUBLIC),
+    "team-edit": ("/teams/{team}/edit/", answers(404, anon=SIGN_IN, buyer=SIGN_IN, shliach=200, staff=200)),
+    "team-photo": ("/teams/{team}/photo/{team_photo}", PUBLIC),
+    "team-cards": ("/teams/{team}/cards.pdf", PUBLIC),  # the paper cards: whoever collects prints them
+    "campaign-teams": ("/campaigns/idf/teams/", PUBLIC),
+    "api:campaign-teams": ("/api/v1/campaigns/idf/teams/", PUBLIC),
+    "api:team-create": ("/api/v1/teams/", answers(405, anon=401, buyer=401)),  # POST only
     "campaign-widget": ("/widget/idf/", PUBLIC),
     "campaign-widget-script": ("/widget/idf.js", PUBLIC),
 }
@@ -260,7 +271,9 @@ def world(campaigns, settings, tmp_path):
     allocated(make_order(campaigns["sefardi"], 1))
     reservation = reservation_create(scroll_id=scroll.pk, position=scroll.total_letters, honouree="Rabbi",
                                      created_by=users["staff"])  # fmt: skip
-    team = team_create(campaign=idf, owner=users["shliach"], name="The owner's team", goal_letters=10)
+    team = team_create(
+        campaign=idf, owner=users["shliach"], name="The owner's team", goal_letters=10, photo=card_photo_file()
+    )
     [card] = card_photos_upload(team=team, user=users["shliach"], files=[card_photo_file()])
     values = {
         "token": buyer_order.token,
@@ -279,6 +292,7 @@ def world(campaigns, settings, tmp_path):
         "gift": gift.pk,
         "gift_token": gift.token,
         "team": team.slug,
+        "team_photo": team.photo.name.rsplit("/", 1)[-1],
         "card": card.pk,
     }
     return users, values
