@@ -5,6 +5,7 @@ the campaign's page and in its widget, and the owner told once when it reaches i
 
 import io
 import re
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -28,6 +29,7 @@ from .factories import make_order, name_data
 from .test_accounts import with_role
 from .test_api import order_payload
 from .test_buy_pages import buy_form
+from .test_hostile_inputs import CORPUS, assert_safe
 
 pytestmark = pytest.mark.django_db
 
@@ -520,3 +522,36 @@ def test_an_order_without_a_team_tells_no_one(campaigns, shliach, mailoutbox, dj
 def test_a_team_called_new_gets_an_address_of_its_own_not_the_form(campaigns, shliach):
     team = open_team(shliach, campaigns["idf"], name="New")
     assert team.slug.startswith("new-") and Client().get(f"/teams/{team.slug}/").status_code == 200
+
+
+@pytest.mark.parametrize("value", CORPUS)
+def test_hostile_values_are_refused_naming_the_field_or_shown_escaped(campaigns, shliach, settings, value):
+    settings.TEAMS_PER_SHLIACH = 100
+    client = signed_in(shliach)
+    quoted = quote(value[:2000], safe="")
+    if value.strip():  # no team yet: whatever the address, nothing is found
+        for path in (
+            f"/teams/{quoted}/",
+            f"/teams/{quoted}/edit/",
+            f"/teams/x/photo/{quoted}",
+            f"/campaigns/{quoted}/teams/",
+        ):
+            assert client.get(path).status_code == 404, path
+        assert APIClient().get(f"/api/v1/campaigns/{quoted}/teams/").status_code == 404
+    assert_safe(client.get(f"/campaigns/idf/teams/?page={quoted}"))
+    assert APIClient().get(f"/api/v1/campaigns/idf/teams/?page={quoted}").status_code in (200, 404)
+
+    for field in ("name", "name_he", "message", "goal_letters"):
+        response = client.post("/teams/new/", team_form(campaign=campaigns["idf"].pk, **{field: value}))
+        assert_safe(response)
+        if response.status_code == 302:
+            assert_safe(client.get(response["Location"]))
+    api = token_client(shliach)
+    for field in ("name", "name_ru", "message", "goal_letters", "campaign", "kind"):
+        payload = {"campaign": "idf", "name": "Valley", "goal_letters": 5, field: value}
+        response = api.post("/api/v1/teams/", payload, format="json")
+        assert response.status_code in (201, 400), (field, response.status_code)
+        if response.status_code == 400:
+            assert list(response.json()) == [field], response.json()
+        else:
+            assert_safe(Client().get(f"/teams/{response.json()['slug']}/"))
