@@ -22,5 +22,9 @@ def receipt_number_with_the_money(sender, order, old, new, **kwargs):
         issued = receipt_cancel(order=order)
     else:
         return
-    if issued is not None and settings.RECEIPTS_DELIVER_WHEN_ISSUED and (issued.drawn_at is None or issued.emailed_at is None):
+    if (
+        issued is not None
+        and settings.RECEIPTS_DELIVER_WHEN_ISSUED
+        and (issued.drawn_at is None or issued.emailed_at is None)
+    ):
         enqueue_on_commit(deliver_receipt, issued.pk)

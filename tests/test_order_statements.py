@@ -29,7 +29,9 @@ def api_order_body(names=3):
 
 
 def test_a_three_name_api_order_paid_offline_costs_at_most_its_statements(
-    campaigns, trusted_shliach, broker  # noqa: F811  (the fixture)
+    campaigns,
+    trusted_shliach,
+    broker,  # noqa: F811  (the fixture)
 ):
     client = token_client(trusted_shliach)
     assert client.post("/api/v1/orders/", api_order_body(), format="json").status_code == 201  # warm

@@ -202,7 +202,8 @@ def test_a_refresh_leaves_the_work_to_the_one_already_waiting(campaigns):
 
 @pytest.mark.django_db(transaction=True)
 def test_orders_arriving_together_queue_one_refresh_off_the_request_and_it_makes_the_figures_exact(
-    campaigns, broker  # noqa: F811  (the fixture)
+    campaigns,
+    broker,  # noqa: F811  (the fixture)
 ):
     """The request that commits an allocation rebuilds nothing: it queues a refresh, unless one
     is queued and has not read yet. Until it runs (PROGRESS_REFRESH_SECONDS) the figures shown
