@@ -1,5 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 
 
 class EmailOrUsernameBackend(ModelBackend):
@@ -16,3 +18,17 @@ class EmailOrUsernameBackend(ModelBackend):
             if candidate.check_password(password) and self.user_can_authenticate(candidate):
                 return candidate
         return None
+
+    def get_all_permissions(self, user_obj, obj=None):
+        """Every permission of the user, their own and their groups', read in one query (Django
+        reads them in two) and kept on the user for the request, as Django keeps its own."""
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        permissions = getattr(user_obj, "_all_permissions", None)
+        if permissions is None:
+            granted = Permission.objects.all()
+            if not user_obj.is_superuser:
+                granted = granted.filter(Q(user=user_obj) | Q(group__user=user_obj))
+            rows = granted.values_list("content_type__app_label", "codename").order_by().distinct()
+            permissions = user_obj._all_permissions = {f"{app_label}.{codename}" for app_label, codename in rows}
+        return permissions

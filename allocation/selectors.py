@@ -34,7 +34,13 @@ def order_visible_to(*, user) -> QuerySet:
 def order_with_letters(queryset: QuerySet) -> QuerySet:
     """Orders with their team and their names prefetched, in id order; order_letters_describe reads their
     letters and text for all the names at once."""
-    return queryset.select_related("team").prefetch_related(Prefetch("names", queryset=Name.objects.order_by("id")))
+    return queryset.select_related("team").prefetch_related(order_names_prefetch())
+
+
+def order_names_prefetch() -> Prefetch:
+    """An order's names in id order, as order_letters_describe reads them (prefetch_related, or
+    prefetch_related_objects for an order in hand)."""
+    return Prefetch("names", queryset=Name.objects.order_by("id"))
 
 
 def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> list[dict]:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import prefetch_related_objects
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -14,8 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import referrer_for
-from allocation.models import Order
-from allocation.selectors import order_visible_to, order_with_letters
+from allocation.selectors import order_names_prefetch, order_visible_to, order_with_letters
 from allocation.services import Buyer, Consent
 from core.security import OrderCreateThrottle
 from payments.providers import ProviderUnavailable
@@ -121,8 +121,11 @@ class OrderCreateView(APIView):
             )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
-        order = order_with_letters(Order.objects.select_related("campaign").filter(pk=checkout.order.pk)).get()
-        body = OrderSerializer(order, context={"request": request}).data
+        # The order as placed (its campaign and team in hand), with its names read once.
+        order = checkout.order
+        prefetch_related_objects([order], order_names_prefetch())
+        gives_gift = any(name.get("gift") for name in data["names"])
+        body = OrderSerializer(order, context={"request": request, "order_gives_no_gift": not gives_gift}).data
         if checkout.payment is not None:
             body["payment"] = {
                 "provider": checkout.payment.provider,

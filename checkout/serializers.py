@@ -21,7 +21,7 @@ from allocation.validators import normalize_hebrew_name, validate_hebrew_name, v
 from certificates.selectors import certificate_urls, certificates_by_name_id
 from core.serializers import ModelSerializerFieldsOnce
 from receipts.models import ReceiptKind
-from receipts.selectors import order_receipt, receipt_describe
+from receipts.selectors import order_receipts_by_kind, receipt_describe
 from scrolls.models import Campaign
 from teams.models import Team
 
@@ -353,16 +353,25 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             **self.context,
             "letters_by_name_id": {item["name"].pk: item["letter"] for item in described},
             "certificates_by_name_id": certificates_by_name_id(names=[item["name"] for item in described]),
-            "gifts_by_name_id": {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)},
+            # The order just placed says whether it gave any gift: then none is looked for.
+            "gifts_by_name_id": {}
+            if self.context.get("order_gives_no_gift")
+            else {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)},
         }
         return NameSerializer([item["name"] for item in described], many=True, context=context).data
 
+    def _receipts(self, order) -> dict:
+        # The receipt and its cancellation read together, once per order serialized.
+        if getattr(self, "_receipts_of", (None,))[0] != order.pk:
+            self._receipts_of = (order.pk, order_receipts_by_kind(order=order))
+        return self._receipts_of[1]
+
     def get_receipt(self, order) -> ReceiptLinkSerializer(allow_null=True):
-        receipt = order_receipt(order=order, kind=ReceiptKind.RECEIPT)
+        receipt = self._receipts(order).get(ReceiptKind.RECEIPT)
         return _receipt_links(receipt, order, self.context.get("request"))
 
     def get_receipt_cancellation(self, order) -> ReceiptLinkSerializer(allow_null=True):
-        receipt = order_receipt(order=order, kind=ReceiptKind.CANCELLATION)
+        receipt = self._receipts(order).get(ReceiptKind.CANCELLATION)
         return _receipt_links(receipt, order, self.context.get("request"))
 
     def get_buyer(self, order) -> BuyerSerializer:

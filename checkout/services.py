@@ -108,7 +108,10 @@ def order_checkout(
             consent=consent,
         )
         if payment_method == OFFLINE:
-            payment_record_offline(order=order, reference=payment_reference, recorded_by=user)
+            # The order as paid (and allocated): the one placed above, its campaign and team in hand.
+            order = payment_record_offline(
+                order=order, reference=payment_reference, recorded_by=user, placed_in_this_transaction=True
+            ).order
     if payment_method == CARD and start_card_payment:
         payment, client_secret = payment_start_card(order_id=order.pk)
         return Checkout(order=order, payment=payment, client_secret=client_secret)

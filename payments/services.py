@@ -65,31 +65,45 @@ def offline_payment_check(*, user, amount: Decimal, currency: str = "") -> None:
         )
 
 
-def payment_record_offline(*, order: Order, reference: str, recorded_by) -> Payment:
-    """Record cash, a cheque or a transfer taken by a permitted user, then fulfil the order."""
+def payment_record_offline(
+    *, order: Order, reference: str, recorded_by, placed_in_this_transaction: bool = False
+) -> Payment:
+    """Record cash, a cheque or a transfer taken by a permitted user, then fulfil the order.
+    `placed_in_this_transaction`: the caller placed `order` in its transaction, still open, so no
+    other transaction can see the row, let alone change it: it is not read again under a lock."""
     if not recorded_by.has_perm(OFFLINE_PERMISSION):
         raise PermissionDenied(_("You may not record offline payments."))
     reference = (reference or "").strip()
     if not reference:
         raise ValidationError({"reference": [_("Give the receipt or transfer reference.")]})
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
-        if order.status not in (OrderStatus.PENDING, OrderStatus.CANCELLED):
-            raise ValidationError({"order": [_("This order is already paid.")]})
-        payment = Payment(
-            order=order,
-            provider=PaymentProvider.OFFLINE,
-            status=PaymentStatus.SUCCEEDED,
-            amount=order.amount,
-            currency=order.currency,
-            reference=reference,
-            recorded_by=recorded_by,
-            succeeded_at=timezone.now(),
-        )
-        payment._history_user = recorded_by  # the audit names the person, in a request or not
-        payment.save(force_insert=True)
-        order_mark_paid(order_id=order.pk, by=recorded_by)
-    order_allocate_or_enqueue(order_id=order.pk)
+    # No savepoint of its own: the refusal is raised once the block is left, nothing written.
+    held = placed_in_this_transaction and transaction.get_connection().in_atomic_block
+    with transaction.atomic(savepoint=False):
+        order = order if held else Order.objects.select_for_update().get(pk=order.pk)
+        already_paid = order.status not in (OrderStatus.PENDING, OrderStatus.CANCELLED)
+        if not already_paid:
+            payment = _payment_offline_write(order=order, reference=reference, recorded_by=recorded_by)
+    if already_paid:
+        raise ValidationError({"order": [_("This order is already paid.")]})
+    order_allocate_or_enqueue(order_id=order.pk, locked=order)
+    return payment
+
+
+def _payment_offline_write(*, order: Order, reference: str, recorded_by) -> Payment:
+    """The payment and the order marked paid, under the order's row lock (held by the caller)."""
+    payment = Payment(
+        order=order,
+        provider=PaymentProvider.OFFLINE,
+        status=PaymentStatus.SUCCEEDED,
+        amount=order.amount,
+        currency=order.currency,
+        reference=reference,
+        recorded_by=recorded_by,
+        succeeded_at=timezone.now(),
+    )
+    payment._history_user = recorded_by  # the audit names the person, in a request or not
+    payment.save(force_insert=True)
+    order_mark_paid(order_id=order.pk, by=recorded_by, locked=order)
     return payment
 
 

@@ -12,6 +12,11 @@ def order_receipt(*, order: Order, kind: str = ReceiptKind.RECEIPT) -> Receipt |
     return Receipt.objects.select_related("organisation").filter(order=order, kind=kind).first()
 
 
+def order_receipts_by_kind(*, order: Order) -> dict[str, Receipt]:
+    """The order's receipt and the note cancelling it, those issued, by kind: one query for both."""
+    return {receipt.kind: receipt for receipt in Receipt.objects.select_related("organisation").filter(order=order)}
+
+
 _DOWNLOADS = {ReceiptKind.RECEIPT: "receipt-download", ReceiptKind.CANCELLATION: "receipt-cancellation-download"}
 
 

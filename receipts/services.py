@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -297,15 +296,6 @@ def receipts_undelivered(*, older_than_seconds: int = 120, limit: int = 500) -> 
     unsent = Receipt.objects.filter(issued_at__lte=cutoff, emailed_at__isnull=True).exclude(order__buyer_email="")
     ids = set(undrawn.values_list("id", flat=True)[:limit]) | set(unsent.values_list("id", flat=True)[:limit])
     return sorted(ids)[:limit]
-
-
-def order_receipts_to_deliver(*, order_id: int) -> list[int]:
-    """The order's receipts (and note) not yet drawn or emailed."""
-    return list(
-        Receipt.objects.filter(order_id=order_id)
-        .filter(Q(drawn_at__isnull=True) | Q(emailed_at__isnull=True))
-        .values_list("id", flat=True)
-    )
 
 
 # --- The donor's annual statement ---------------------------------------------------------------

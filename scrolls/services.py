@@ -30,7 +30,7 @@ from .selectors import (
     progress_local_forget,
     text_edition_default,
 )
-from .signals import scroll_filled, scroll_opened, scroll_resized, scroll_resizing
+from .signals import progress_refresh_wanted, scroll_filled, scroll_opened, scroll_resized, scroll_resizing
 from .torah_text import Letter, iter_letters, iter_verses_from_package
 
 logger = logging.getLogger(__name__)
@@ -204,6 +204,11 @@ def campaigns_seed(*, campaigns: list[dict]) -> list[Campaign]:
 # one held by the refresh waiting for it (at most one waits: see campaign_progress_refresh).
 _PROGRESS_REFRESH_LOCK = 7_301_745_301
 _PROGRESS_REFRESH_WAITING_LOCK = 7_301_745_302
+# Set while a refresh is queued and has not read yet (progress_refresh_queue). It outlives a
+# queued task that was lost (a worker killed): then the next change after it queues another,
+# and the beat's refresh every minute repairs the figures meanwhile.
+PROGRESS_REFRESH_QUEUED_KEY = "scrolls:progress:refresh-queued"
+PROGRESS_REFRESH_QUEUED_TIMEOUT = 60
 
 
 def campaign_progress_refresh(*, campaign_id: int | None = None) -> None:
@@ -246,31 +251,41 @@ def campaign_progress_refresh(*, campaign_id: int | None = None) -> None:
 
 
 def campaign_progress_changed(*, campaign_id: int | None = None) -> None:
-    """Progress is about to change in the current transaction: drop the cached figures now (a
-    reader meanwhile rebuilds them from what is committed) and refresh them once it commits.
-    Dropping first means that a refresh lost after the commit (a crash) costs one rebuild, not
-    stale figures; outside a transaction the refresh runs at once."""
+    """Progress is about to change in the current transaction (at once outside one): once it
+    commits, a refresh of the cached figures is queued (progress_refresh_queue). Nothing of it
+    runs in the request that made the change."""
+    transaction.on_commit(progress_refresh_queue, robust=True)
+
+
+def progress_refresh_queue() -> None:
+    """Queue one refresh of the cached progress, PROGRESS_REFRESH_SECONDS from now, unless one is
+    queued already and has not yet read: that one reads after this change committed, so however
+    many orders arrive, the figures are rebuilt at most once an interval and lag at most that.
+    Without Redis the cached figures are dropped instead (readers rebuild them)."""
     progress_local_forget()
     try:
-        cache.delete_many(PROGRESS_CACHE_KEYS)
+        queued = cache.add(PROGRESS_REFRESH_QUEUED_KEY, 1, timeout=PROGRESS_REFRESH_QUEUED_TIMEOUT)
     except Exception:
-        logger.exception("Could not drop the cached progress")
-    connection = transaction.get_connection()
-    # One refresh per transaction is enough: it reads everything the transaction changed. One
-    # registered under the savepoints still open (none of them can roll back without ours) will do.
-    if connection.in_atomic_block:
-        open_savepoints = set(connection.savepoint_ids)
-        if any(
-            getattr(func, "progress_refresh", False) and savepoints <= open_savepoints
-            for savepoints, func, _robust in connection.run_on_commit
-        ):
-            return
+        logger.exception("Could not queue a refresh of the progress")
+        try:
+            cache.delete_many(PROGRESS_CACHE_KEYS)
+        except Exception:
+            logger.exception("Could not drop the cached progress")
+        return
+    if queued:
+        # scrolls.receivers queues the task (services never import the tasks that run them).
+        progress_refresh_wanted.send(sender=Campaign)
 
-    def refresh():
-        campaign_progress_refresh(campaign_id=campaign_id)
 
-    refresh.progress_refresh = True
-    transaction.on_commit(refresh, robust=True)
+def campaign_progress_refresh_queued() -> None:
+    """The queued refresh (scrolls.tasks.refresh_progress): the mark is taken down before reading,
+    so a change that commits from now on queues the next refresh, and one that committed before
+    is read by this one."""
+    try:
+        cache.delete(PROGRESS_REFRESH_QUEUED_KEY)
+    except Exception:
+        logger.exception("Could not take down the queued refresh's mark")
+    campaign_progress_refresh()
 
 
 def campaign_progress_repair(*, campaign_id: int) -> dict[int, tuple[int, int]]:

@@ -17,3 +17,7 @@ scroll_resized = Signal()
 # A scroll's walk reached its end: it is full (waiting for its siyum) and the next one is open:
 # scroll_id, campaign_id, next_scroll_id.
 scroll_filled = Signal()
+
+# The cached progress should be rebuilt (a change committed, and no refresh is queued yet):
+# scrolls.receivers queues the task that does it.
+progress_refresh_wanted = Signal()

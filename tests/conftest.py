@@ -49,12 +49,14 @@ def progress_cache_from_this_test_only():
     from django.core.cache import cache
 
     from scrolls.selectors import PROGRESS_CACHE_KEYS, progress_local_forget
+    from scrolls.services import PROGRESS_REFRESH_QUEUED_KEY
 
+    keys = [*PROGRESS_CACHE_KEYS, PROGRESS_REFRESH_QUEUED_KEY]  # and a refresh left queued
     progress_local_forget()
-    cache.delete_many(PROGRESS_CACHE_KEYS)
+    cache.delete_many(keys)
     yield
     progress_local_forget()
-    cache.delete_many(PROGRESS_CACHE_KEYS)
+    cache.delete_many(keys)
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,12 @@ from rest_framework.test import APIClient
 from allocation.models import Letter
 from allocation.services import order_allocate, order_fulfil, order_mark_paid
 from scrolls.models import Scroll
-from scrolls.selectors import PROGRESS_API_CACHE_KEY, PROGRESS_CACHE_KEY
-from scrolls.tasks import repair_progress
+from scrolls.selectors import PROGRESS_API_CACHE_KEY, PROGRESS_CACHE_KEY, progress_local_forget
+from scrolls.services import PROGRESS_REFRESH_QUEUED_KEY
+from scrolls.signals import progress_refresh_wanted
+from scrolls.tasks import refresh_progress, repair_progress
 
+from .celery_workers import broker  # noqa: F401  (a fixture)
 from .factories import make_order, shrink_open_scroll
 
 
@@ -195,3 +198,38 @@ def test_a_refresh_leaves_the_work_to_the_one_already_waiting(campaigns):
         assert cache.get(PROGRESS_CACHE_KEY).by_slug["idf"]["slug"] == "idf"
     finally:
         waiter.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_arriving_together_queue_one_refresh_off_the_request_and_it_makes_the_figures_exact(
+    campaigns,
+    broker,  # noqa: F811  (the fixture)
+):
+    """The request that commits an allocation rebuilds nothing: it queues a refresh, unless one
+    is queued and has not read yet. Until it runs (PROGRESS_REFRESH_SECONDS) the figures shown
+    are the ones before; once it ran they are exact, and the next change queues the next one."""
+    idf = campaigns["idf"]
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append(sender)
+
+    progress_refresh_wanted.connect(listener, dispatch_uid="test-progress-refresh-wanted")
+    try:
+        assert api_progress("idf")["active_scroll"]["letters_allocated"] == 0  # cached now
+        for _ in range(3):
+            order_fulfil(order_id=make_order(idf, 2).pk)
+        assert len(heard) == 1, "three orders, one refresh queued"
+        assert cache.get(PROGRESS_REFRESH_QUEUED_KEY) is not None
+        progress_local_forget()
+        assert api_progress("idf")["active_scroll"]["letters_allocated"] == 0  # not rebuilt in the requests
+
+        refresh_progress.apply()  # what the worker runs, PROGRESS_REFRESH_SECONDS later
+
+        assert cache.get(PROGRESS_REFRESH_QUEUED_KEY) is None
+        progress_local_forget()
+        assert api_progress("idf")["active_scroll"]["letters_allocated"] == 6 == Letter.objects.count()
+        order_fulfil(order_id=make_order(idf, 1).pk)
+        assert len(heard) == 2, "a change after the refresh read queues the next one"
+    finally:
+        progress_refresh_wanted.disconnect(dispatch_uid="test-progress-refresh-wanted")

@@ -316,6 +316,9 @@ LETTERS_LOOKUP_PER_DAY = env.int("LETTERS_LOOKUP_PER_DAY", default=10)
 # it (bench/reports.py). The process that commits an allocation drops its copy at once; another
 # shows it at most this much later. 0: ask Redis on every request.
 PROGRESS_CACHE_LOCAL_SECONDS = env.float("PROGRESS_CACHE_LOCAL_SECONDS", default=0.5)
+# Seconds after a change that the cached progress is rebuilt, by a worker, once however many
+# orders arrive meanwhile: the public figures lag at most this (plus the queue's own delay).
+PROGRESS_REFRESH_SECONDS = env.float("PROGRESS_REFRESH_SECONDS", default=1.0)
 
 # The siyum's notice to everyone holding a letter in the scroll: this many addresses per task
 # run, then a pause of this many seconds before the next run (the mail provider's rate).
@@ -328,7 +331,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's, with the user's profile read in the same query (accounts/authentication.py).
+        "accounts.authentication.TokenWithProfileAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -491,6 +495,9 @@ CELERY_BEAT_SCHEDULE = {
     "allocate-paid-orders": {"task": "allocation.tasks.allocate_paid_orders", "schedule": 60.0},
     "issue-missing-certificates": {"task": "certificates.tasks.issue_missing_certificates", "schedule": 120.0},
     "deliver-missing-receipts": {"task": "receipts.tasks.deliver_missing_receipts", "schedule": 120.0},
+    # The cached progress rebuilt every minute, beside the refresh queued by each change: a queued
+    # refresh lost with its worker is repaired within the minute.
+    "refresh-progress": {"task": "scrolls.tasks.refresh_progress", "schedule": 60.0},
     # Recount every scroll's letters and repair any drift of the kept counts (and the cache).
     "repair-progress": {"task": "scrolls.tasks.repair_progress", "schedule": crontab(minute=35)},
     # Hourly through Friday (UTC). A campaign's week ends at Friday 00:00 in its own time zone:

@@ -40,8 +40,9 @@ def order_confirmation_send(*, order_id: int) -> bool:
             )
             message.attach_alternative(render_to_string("emails/order_confirmation.html", context), "text/html")
         message.send()
+        # The machine's mark: saved without a history record (docs, Audit).
         order.confirmation_sent_at = timezone.now()
-        order.save(update_fields=["confirmation_sent_at"])
+        Order.objects.filter(pk=order.pk).update(confirmation_sent_at=order.confirmation_sent_at)
     return True
 
 

@@ -100,14 +100,23 @@ def _letters_insert(*, scroll: Scroll, positions: list[int], name_ids: list[int]
             )
 
 
-def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
+def _order_allocated_at_set(*, order: Order, now) -> None:
+    # The machine's mark, as the walk's counters: saved without a history record (docs, Audit).
+    order.allocated_at = now
+    Order.objects.filter(pk=order.pk).update(allocated_at=now)
+
+
+def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[int, int]]:
     """Give every name of a paid order a letter: consecutive steps along the scroll's allocation
     order (consecutive positions in a sequential scroll), spilling into the next scroll when
     this one fills. Safe to call any number of times: names that already hold a
     letter are skipped, and an order that is not paid gets nothing. Returns the
-    (scroll id, position) of each letter given now."""
+    (scroll id, position) of each letter given now. `locked`: the order, when the caller's
+    transaction (still open) holds its row lock already."""
+    # The row lock taken by the caller's transaction, still open: not taken again.
+    held = locked if locked is not None and transaction.get_connection().in_atomic_block else None
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = held if held is not None else Order.objects.select_for_update().get(pk=order_id)
         if order.status != OrderStatus.PAID:
             logger.info("Order %s is %s; no letters allocated", order_id, order.status)
             return []
@@ -115,15 +124,13 @@ def order_allocate(*, order_id: int) -> list[tuple[int, int]]:
         now = timezone.now()
         if not waiting:
             if order.allocated_at is None:
-                order.allocated_at = now
-                order.save(update_fields=["allocated_at"])
+                _order_allocated_at_set(order=order, now=now)
             return []
 
         # What the order records of itself comes first: its row is locked already, and it commits
         # or rolls back with the letters. The campaign's lock, which every order of the campaign
         # queues for, is then held only for the walk (under load the queue is the bottleneck).
-        order.allocated_at = now
-        order.save(update_fields=["allocated_at"])
+        _order_allocated_at_set(order=order, now=now)
         announce_on_commit(letters_allocated, sender=Order, order_id=order_id, campaign_id=order.campaign_id)
         # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
         campaign_progress_changed(campaign_id=order.campaign_id)
@@ -155,11 +162,12 @@ def order_fulfil(*, order_id: int) -> None:
     order_allocate_or_enqueue(order_id=order_id)
 
 
-def order_allocate_or_enqueue(*, order_id: int) -> None:
+def order_allocate_or_enqueue(*, order_id: int, locked: Order | None = None) -> None:
     """Allocate an order just marked paid; if that fails, leave it to the task and the sweeper.
-    The allocation is its own transaction (or savepoint), so the payment recorded before stands."""
+    The allocation is its own transaction (or savepoint), so the payment recorded before stands.
+    `locked` as for order_allocate."""
     try:
-        order_allocate(order_id=order_id)
+        order_allocate(order_id=order_id, locked=locked)
     except Exception:
         logger.exception("Allocation of order %s failed; the sweeper will retry", order_id)
         announce_on_commit(allocation_failed, sender=Order, order_id=order_id)

@@ -44,51 +44,66 @@ def _refusal(order: Order, to: str) -> OrderTransitionRefused:
     return OrderTransitionRefused(message, code="order_transition_refused")
 
 
-def order_transition(*, order_id: int, to: str, by=None, cancellation: str = "", now=None) -> Order:
+def order_transition(
+    *, order_id: int, to: str, by=None, cancellation: str = "", now=None, locked: Order | None = None
+) -> Order:
     """Move an order to status `to`, under its row lock (inside the caller's transaction if
     any). Raises OrderTransitionRefused for a move not in ORDER_TRANSITIONS. `by` is the person
     who made it, named in the order's history (else the request's user, if any); a cancellation
-    says why (OrderCancellation). Announces order_status_changed once committed."""
+    says why (OrderCancellation). Announces order_status_changed once committed. `locked` is the
+    order when the caller's transaction holds its row lock already (select_for_update): not read
+    again.
+
+    A savepoint of its own: a listener of order_status_changing may refuse the move (raise), and
+    the move is undone while a caller that catches that carries on in its transaction."""
     now = now or timezone.now()
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = locked if locked is not None else Order.objects.select_for_update().get(pk=order_id)
         old = order.status
-        if to not in ORDER_TRANSITIONS[old]:
-            raise _refusal(order, to)
-        order.status = to
-        fields = ["status"]
-        if to == OrderStatus.PAID:
-            order.paid_at = now
-            fields.append("paid_at")
-        elif to == OrderStatus.CANCELLED:
-            order.cancelled_at, order.cancellation = now, cancellation or OrderCancellation.STAFF
-            fields += ["cancelled_at", "cancellation"]
-        if by is not None:
-            order._history_user = by
-        order.save(update_fields=fields)
-        order_status_changing.send(sender=Order, order=order, old=old, new=to)
-        announce_on_commit(
-            order_status_changed,
-            sender=Order,
-            order_id=order.pk,
-            campaign_id=order.campaign_id,
-            old=old,
-            new=to,
-            cancellation=order.cancellation if to == OrderStatus.CANCELLED else "",
-        )
+        refusal = _refusal(order, to) if to not in ORDER_TRANSITIONS[old] else None
+        if refusal is None:
+            _order_move(order=order, to=to, by=by, cancellation=cancellation, now=now)
+    if refusal is not None:
+        raise refusal
     logger.info("Order %s: %s -> %s", order_id, old, to)
     return order
 
 
-def order_mark_paid(*, order_id: int, by=None) -> Order:
+def _order_move(*, order: Order, to: str, by, cancellation: str, now) -> None:
+    old = order.status
+    order.status = to
+    fields = ["status"]
+    if to == OrderStatus.PAID:
+        order.paid_at = now
+        fields.append("paid_at")
+    elif to == OrderStatus.CANCELLED:
+        order.cancelled_at, order.cancellation = now, cancellation or OrderCancellation.STAFF
+        fields += ["cancelled_at", "cancellation"]
+    if by is not None:
+        order._history_user = by
+    order.save(update_fields=fields)
+    order_status_changing.send(sender=Order, order=order, old=old, new=to)
+    announce_on_commit(
+        order_status_changed,
+        sender=Order,
+        order_id=order.pk,
+        campaign_id=order.campaign_id,
+        old=old,
+        new=to,
+        cancellation=order.cancellation if to == OrderStatus.CANCELLED else "",
+    )
+
+
+def order_mark_paid(*, order_id: int, by=None, locked: Order | None = None) -> Order:
     """Record that an order is paid. Idempotent: a paid or refunded order stays as it is. A
     cancelled (expired) one is paid all the same: money that arrives is honoured. `by` is the
-    person who says so (an offline payment), named in the order's history."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+    person who says so (an offline payment), named in the order's history; `locked` as for
+    order_transition."""
+    with transaction.atomic(savepoint=False):
+        order = locked if locked is not None else Order.objects.select_for_update().get(pk=order_id)
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             return order
-        return order_transition(order_id=order_id, to=OrderStatus.PAID, by=by)
+        return order_transition(order_id=order_id, to=OrderStatus.PAID, by=by, locked=order)
 
 
 def order_cancel(*, order_id: int, by=None, cancellation: str = OrderCancellation.STAFF) -> Order:

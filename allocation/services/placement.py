@@ -149,44 +149,47 @@ def order_place(
         raise ValidationError({"buyer": [_("Give the buyer's email address.")]})
     _buyer_check(buyer)
     count_known = isinstance(names, list)
-    with transaction.atomic():
-        order = Order(
-            campaign=campaign,
-            buyer_name=buyer.name,
-            buyer_email=buyer.email,
-            buyer_phone=buyer.phone,
-            created_by=created_by,
-            referred_by=referred_by,
-            team=team,
-            channel=channel,
-            amount=amount if amount is not None else Decimal("0"),
-            currency=campaign.currency,
-            language=language if language in dict(settings.LANGUAGES) else "",
-            consent_at=consent.at if consent else None,
-            privacy_notice_version=consent.notice_version if consent else "",
-        )
-        if count_known:
-            _amount_check(order=order, amount=amount, name_count=len(names), allow_custom_price=allow_custom_price)
-        if created_by is not None:  # the audit names the person, in a request or not
-            order._history_user = created_by
+    order = Order(
+        campaign=campaign,
+        buyer_name=buyer.name,
+        buyer_email=buyer.email,
+        buyer_phone=buyer.phone,
+        created_by=created_by,
+        referred_by=referred_by,
+        team=team,
+        channel=channel,
+        amount=amount if amount is not None else Decimal("0"),
+        currency=campaign.currency,
+        language=language if language in dict(settings.LANGUAGES) else "",
+        consent_at=consent.at if consent else None,
+        privacy_notice_version=consent.notice_version if consent else "",
+    )
+    if count_known:  # in memory already: refused, if at all, before anything is written
+        if not names:
+            raise ValidationError({"names": [_("Add at least one name.")]})
+        _amount_check(order=order, amount=amount, name_count=len(names), allow_custom_price=allow_custom_price)
+    if created_by is not None:  # the audit names the person, in a request or not
+        order._history_user = created_by
+    # A list can no longer be refused once written (but by the database itself): no savepoint
+    # of its own. A stream is refused when it ends, inside, and its caller (an import) goes on
+    # to say why: it needs one.
+    with transaction.atomic(savepoint=not count_known):
         order.save(force_insert=True)
-        if count_known:  # in memory already: one INSERT a batch, as any statement the ORM makes
+        if count_known:  # one INSERT a batch, as any statement the ORM makes
             gifts = [cleaned.pop("gift", None) for cleaned in names]
             rows = Name.objects.bulk_create(
                 [Name(order=order, **cleaned) for cleaned in names], batch_size=NAME_WRITE_BATCH
             )
             _gifts_write(order=order, names=rows, gifts=gifts)
-            written = len(names)
         else:
             writer = _NameWriter(order)
             for cleaned in names:
                 writer.add(cleaned)
             writer.flush()
-            written = writer.count
-        if written == 0:
-            raise ValidationError({"names": [_("Add at least one name.")]})
-        if not count_known:  # streamed: the price is known once every name is in
-            _amount_check(order=order, amount=amount, name_count=written, allow_custom_price=allow_custom_price)
+            if writer.count == 0:
+                raise ValidationError({"names": [_("Add at least one name.")]})
+            # Streamed: the price is known once every name is in.
+            _amount_check(order=order, amount=amount, name_count=writer.count, allow_custom_price=allow_custom_price)
             order.save(update_fields=["amount"])
     return order
 
