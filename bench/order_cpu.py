@@ -176,7 +176,9 @@ def main(args):
     print(f"One gunicorn sync worker, one client, {args.rounds} rounds side by side; worker CPU per request:")
     print(f"{'trivial request (/healthz/)':<44} {trivial_ms:>8.2f} ms")
     print(f"{'API order, 3 names, paid offline':<44} {api_ms:>8.2f} ms {api_ratio:>6.1f}x   <= {API_TARGET}x")
-    print(f"{'web flow (5 requests, 1 name, demo payment)':<44} {web_ms:>8.2f} ms {web_ratio:>6.1f}x   <= {WEB_TARGET}x")
+    print(
+        f"{'web flow (5 requests, 1 name, demo payment)':<44} {web_ms:>8.2f} ms {web_ratio:>6.1f}x   <= {WEB_TARGET}x"
+    )
     print(f"{'statements: API order / web flow':<44} {counted['api']:>8} / {counted['web']}   <= {STATEMENTS_TARGET}")
     report_figure("CPU of a trivial request (/healthz/)", trivial_ms, "ms")
     report_figure("CPU of an API order (3 names, offline)", api_ms, "ms", ratio=api_ratio,
