@@ -5,7 +5,7 @@ except order_status_changing, sent inside it."""
 from django.dispatch import Signal
 
 # An order moved along its lifecycle (allocation.services.lifecycle): order_id, campaign_id,
-# old and new status (OrderStatus values), and the reason of a cancellation ("" otherwise).
+# team_id (None for an order that counts for no team), old and new status (OrderStatus values), and the reason of a cancellation ("" otherwise).
 order_status_changed = Signal()
 
 # The same move, sent inside the transaction that makes it (before order_status_changed, which

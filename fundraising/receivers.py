@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from allocation.models import Order, OrderStatus
+from allocation.models import OrderStatus
 from allocation.signals import order_status_changed
 from core.tasks import enqueue
 
@@ -10,8 +10,8 @@ from .tasks import team_goal_check
 
 
 @receiver(order_status_changed, dispatch_uid="fundraising-team-goal")
-def team_goal_check_enqueue(sender, order_id, new, **kwargs):
+def team_goal_check_enqueue(sender, order_id, new, team_id=None, **kwargs):
     # Sent once the payment committed: the task counts committed letters. Most orders count for
-    # no team: one indexed look rather than a task queued and run for each.
-    if new == OrderStatus.PAID and Order.objects.filter(pk=order_id, team__isnull=False).exists():
+    # no team: the announcement says which, so nothing is read for them.
+    if new == OrderStatus.PAID and team_id is not None:
         enqueue(team_goal_check, order_id)

@@ -88,6 +88,7 @@ def _order_move(*, order: Order, to: str, by, cancellation: str, now) -> None:
         sender=Order,
         order_id=order.pk,
         campaign_id=order.campaign_id,
+        team_id=order.team_id,
         old=old,
         new=to,
         cancellation=order.cancellation if to == OrderStatus.CANCELLED else "",
