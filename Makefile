@@ -87,7 +87,7 @@ run: venv system-packages
 
 # PostgreSQL and Redis from DATABASE_URL/REDIS_URL, else the local servers, else throwaway ones.
 test: venv system-packages node-packages
-	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python tests/with_services.py $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal --durations=25 $(PYTEST_ARGS)
 
 # ruff's rules and formatting, and the layers of the apps (import-linter, [tool.importlinter] in
 # pyproject.toml). All three run; any failure fails the target.

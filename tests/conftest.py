@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import override_settings
 from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -12,6 +13,15 @@ from scrolls.services import campaigns_seed
 
 # One session-wide browser for every module (Playwright's sync API starts once per thread).
 from .browser import browser, page  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True, scope="session")
+def passwords_hashed_cheaply():
+    """Django's password hasher costs half a second of CPU a password by design (1,000,000 rounds
+    of PBKDF2), and the tests make and sign in hundreds of users: MD5 instead, as Django's own
+    documentation advises for tests. No test is about the hasher's strength."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
