@@ -8,7 +8,9 @@ scroll) means a waiter that wakes after a scroll filled finds the scroll opened 
 import logging
 from datetime import timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from core.signals import announce_on_commit
@@ -136,11 +138,25 @@ def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[
         campaign_progress_changed(campaign_id=order.campaign_id)
 
         Campaign.objects.select_for_update().only("id").get(pk=order.campaign_id)
-        scroll = Scroll.objects.select_for_update().get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
+        # The open scroll with its reserved positions, in one statement (reservations are made
+        # under the campaign's lock too, so they hold still).
+        scroll = (
+            Scroll.objects.select_for_update(of=("self",))
+            .annotate(
+                reserved_positions=ArraySubquery(Reservation.objects.filter(scroll=OuterRef("pk")).values("position"))
+            )
+            .get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
+        )
         given = []
         while waiting:
-            # Read once per scroll: skipping a reserved position then costs a set lookup.
-            reserved = scroll_reserved_positions(scroll_id=scroll.pk)
+            # Read once per scroll: skipping a reserved position then costs a set lookup. The next
+            # scroll, opened when this one fills, is read on its own.
+            read_with_scroll = getattr(scroll, "reserved_positions", None)
+            reserved = (
+                frozenset(read_with_scroll)
+                if read_with_scroll is not None
+                else scroll_reserved_positions(scroll_id=scroll.pk)
+            )
             walked_from = scroll.steps_walked
             positions, passed = scroll_walk(scroll=scroll, count=len(waiting), reserved=reserved)
             batch = waiting[: len(positions)]
