@@ -391,7 +391,7 @@ def own_redis(tmp_path, settings):
     server = ThrowawayRedis(tmp_path)
     server.start()
     caches = settings.CACHES
-    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": server.url}}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}}
     settings.CELERY_BROKER_URL = server.url
     saved = app.conf.broker_url, app.conf.task_always_eager, app._pool, app.amqp._producer_pool
     # Celery keeps its connection pools: new ones, to the new address.
