@@ -304,26 +304,35 @@ def setup_django():
     django.setup()
 
 
-def prepare(args):
-    """The throwaway database: campaigns, the text, the shliach and their token; then its copy
-    for the ceiling (full-size scrolls), then the load's small scrolls."""
+def database_with_shliach(database):
+    """A throwaway database (named `database`) with the campaigns, the text, and a trusted
+    shliach; its name and the shliach's token."""
     from django.contrib.auth.models import Permission, User
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
-    from allocation.services import scroll_honours_before_resize, scroll_honours_default_create
-    from scrolls.models import Campaign, Scroll, ScrollState
     from scrolls.seed import DEFAULT_CAMPAIGNS
     from scrolls.services import campaigns_seed, text_edition_load_package, text_edition_make_default
 
-    connection.settings_dict["TEST"]["NAME"] = DATABASE  # never a test run's database
+    connection.settings_dict["TEST"]["NAME"] = database  # never a test run's database
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     edition, _ = text_edition_load_package()
     text_edition_make_default(edition=edition)
     campaigns_seed(campaigns=DEFAULT_CAMPAIGNS)
     user = User.objects.create_user("bench-shliach", "shliach@example.org", "bench-password")
     user.user_permissions.add(*Permission.objects.filter(codename__in=["register_names", "record_offline_payment"]))
-    token = Token.objects.create(user=user).key
+    return name, Token.objects.create(user=user).key
+
+
+def prepare(args):
+    """The throwaway database: campaigns, the text, the shliach and their token; then its copy
+    for the ceiling (full-size scrolls), then the load's small scrolls."""
+    from django.db import connection
+
+    from allocation.services import scroll_honours_before_resize, scroll_honours_default_create
+    from scrolls.models import Campaign, Scroll, ScrollState
+
+    name, token = database_with_shliach(DATABASE)
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{CEILING_DATABASE}"')
     connection.close()

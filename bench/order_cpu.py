@@ -30,6 +30,7 @@ from load import (  # noqa: E402
     bench_environment,
     buy_through_api,
     buy_through_pages,
+    database_with_shliach,
     free_port,
 )
 
@@ -46,21 +47,9 @@ def setup_django():
 
 def prepare(args):
     """The throwaway database: the campaigns and their text, a trusted shliach and their token."""
-    from django.contrib.auth.models import Permission, User
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
-    from scrolls.seed import DEFAULT_CAMPAIGNS
-    from scrolls.services import campaigns_seed, text_edition_load_package, text_edition_make_default
-
-    connection.settings_dict["TEST"]["NAME"] = DATABASE  # never a test run's database
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    edition, _ = text_edition_load_package()
-    text_edition_make_default(edition=edition)
-    campaigns_seed(campaigns=DEFAULT_CAMPAIGNS)
-    user = User.objects.create_user("bench-shliach", "shliach@example.org", "bench-password")
-    user.user_permissions.add(*Permission.objects.filter(codename__in=["register_names", "record_offline_payment"]))
-    token = Token.objects.create(user=user).key
+    name, token = database_with_shliach(DATABASE)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # autovacuum is off on this machine: fresh tables need it
     print(json.dumps({"database": name, "token": token}))

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scrolls.models import Campaign
 from teams.models import TEAM_MESSAGE_MAX_LENGTH, TEAM_NAME_MAX_LENGTH, TeamKind
+from teams.services import TEAM_FIELDS
 
 from .selectors import users_by_login
 
@@ -92,8 +93,7 @@ class TeamForm(forms.Form):
 
     def team_fields(self) -> dict:
         """The fields teams.services takes as they are."""
-        names = ("kind", "name_he", "name_en", "name_ru", "message", "goal_letters", "leaderboard", "double_entry")
-        return {field: self.cleaned_data[field] for field in names}
+        return {field: self.cleaned_data[field] for field in TEAM_FIELDS}
 
 
 class TeamEditForm(TeamForm):

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from accounts.selectors import user_is_shliach
 from scrolls.models import Campaign
 from teams.selectors import team_public
-from teams.services import team_create, team_may_change, team_members_set, team_update
+from teams.services import TEAM_FIELDS, team_create, team_may_change, team_members_set, team_update
 
 from .forms import TeamEditForm, TeamForm
 from .selectors import LEADERBOARD_PAGE_SIZE, team_editable, team_recent_names, team_with_letters, teams_ranked
@@ -41,7 +41,6 @@ def team_new(request):
             team = team_create(
                 campaign=form.cleaned_data["campaign"],
                 owner=request.user,
-                name=form.cleaned_data["name"],
                 photo=form.cleaned_data["photo"],
                 **form.team_fields(),
             )
@@ -60,15 +59,7 @@ def team_edit(request, slug):
     if team is None:
         raise Http404
     initial = {
-        "kind": team.kind,
-        "name": team.name,
-        "name_he": team.name_he,
-        "name_en": team.name_en,
-        "name_ru": team.name_ru,
-        "message": team.message,
-        "goal_letters": team.goal_letters,
-        "leaderboard": team.leaderboard,
-        "double_entry": team.double_entry,
+        **{field: getattr(team, field) for field in TEAM_FIELDS},
         "members": "\n".join(team.members.order_by("username").values_list("username", flat=True)),
     }
     form = TeamEditForm(request.POST or None, request.FILES or None, initial=initial)
@@ -81,7 +72,6 @@ def team_edit(request, slug):
                     by=request.user,
                     photo=form.cleaned_data["photo"],
                     photo_remove=form.cleaned_data["photo_remove"],
-                    name=form.cleaned_data["name"],
                     **form.team_fields(),
                 )
         except ValidationError as error:
