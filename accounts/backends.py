@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
-from django.db.models import Q
+
+from .selectors import permissions_granted
 
 
 class EmailOrUsernameBackend(ModelBackend):
@@ -21,14 +22,23 @@ class EmailOrUsernameBackend(ModelBackend):
 
     def get_all_permissions(self, user_obj, obj=None):
         """Every permission of the user, their own and their groups', read in one query (Django
-        reads them in two) and kept on the user for the request, as Django keeps its own."""
+        reads them in two) and kept on the user for the request, as Django keeps its own. Where
+        the user was read with them (accounts.authentication), not read again."""
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         permissions = getattr(user_obj, "_all_permissions", None)
         if permissions is None:
-            granted = Permission.objects.all()
-            if not user_obj.is_superuser:
-                granted = granted.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            rows = granted.values_list("content_type__app_label", "codename").order_by().distinct()
-            permissions = user_obj._all_permissions = {f"{app_label}.{codename}" for app_label, codename in rows}
+            if user_obj.is_superuser:
+                rows = Permission.objects.values_list("content_type__app_label", "codename")
+                permissions = {f"{app_label}.{codename}" for app_label, codename in rows}
+            else:
+                permissions = set(permissions_granted(user=user_obj))
+            user_obj._all_permissions = permissions
         return permissions
+
+    @staticmethod
+    def permissions_read_with_user(user_obj, names) -> None:
+        """Keep the permissions read in the query that read the user (a list of "app.codename",
+        accounts.selectors.permissions_granted), so that checking one costs no query of its own."""
+        if not user_obj.is_superuser:
+            user_obj._all_permissions = set(names)

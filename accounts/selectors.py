@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Concat
 
 from scrolls.models import Campaign
 
@@ -16,6 +17,18 @@ REFERRAL_SESSION_KEY = "referred_by"
 REFERRAL_COOKIE = "referral"
 REFERRAL_COOKIE_SALT = "accounts.referral"
 REFERRAL_COOKIE_MAX_AGE = 30 * 24 * 3600
+
+
+def permissions_granted(*, user) -> QuerySet:
+    """The permissions a (non-superuser) user holds, their own and their groups', as
+    "app_label.codename" strings in one query, possibly repeated. `user` may be an OuterRef to a
+    user id, to read them inside another query."""
+    return (
+        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .annotate(full_name=Concat("content_type__app_label", Value("."), "codename"))
+        .values_list("full_name", flat=True)
+        .order_by()
+    )
 
 
 def campaigns_visible_to(*, user) -> QuerySet:

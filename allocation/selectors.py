@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 
 from accounts.models import Profile
@@ -32,31 +32,29 @@ def order_visible_to(*, user) -> QuerySet:
 
 
 def order_with_letters(queryset: QuerySet) -> QuerySet:
-    """Orders with their team and their names prefetched, in id order; order_letters_describe reads their
-    letters and text for all the names at once."""
-    return queryset.select_related("team").prefetch_related(order_names_prefetch())
+    """Orders with their team; order_letters_describe reads each one's names with their letters
+    in one query."""
+    return queryset.select_related("team")
 
 
-def order_names_prefetch() -> Prefetch:
-    """An order's names in id order, as order_letters_describe reads them (prefetch_related, or
-    prefetch_related_objects for an order in hand)."""
-    return Prefetch("names", queryset=Name.objects.order_by("id"))
-
-
-def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> list[dict]:
+def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer, letters_read: bool = False) -> list[dict]:
     """For each name (in the order given): {"name": name, "letter": ...}, the letter being
     None until allocated, else scroll_number, position, total, letter, word, book, book_he,
     chapter, verse, parsha, parsha_he (text fields None while no text is loaded for the
     scroll), or only scroll_number, parsha, parsha_he where the campaign tells buyers only the
     parsha and the viewer is not staff. One query per 5,000 names for the letters and as
-    many for the text: never one per name."""
-    name_ids = [name.pk for name in names]
+    many for the text: never one per name. `letters_read`: the names were read with their
+    letters and scrolls (select_related("letter__scroll")), which are not read again."""
     letters = {}
-    for start in range(0, len(name_ids), TEXT_LOOKUP_BATCH):
-        batch = name_ids[start : start + TEXT_LOOKUP_BATCH]
-        letters |= {
-            letter.name_id: letter for letter in Letter.objects.filter(name_id__in=batch).select_related("scroll")
-        }
+    if letters_read:
+        letters = {name.pk: letter for name in names if (letter := getattr(name, "letter", None)) is not None}
+    else:
+        name_ids = [name.pk for name in names]
+        for start in range(0, len(name_ids), TEXT_LOOKUP_BATCH):
+            batch = name_ids[start : start + TEXT_LOOKUP_BATCH]
+            letters |= {
+                letter.name_id: letter for letter in Letter.objects.filter(name_id__in=batch).select_related("scroll")
+            }
     exact = viewer_sees_exact_letter(campaign=campaign, viewer=viewer)
     text = text_letters_at(
         wanted=[(letter.scroll.edition_id, letter.position) for letter in letters.values() if letter.scroll.edition_id]
@@ -76,11 +74,13 @@ def names_letters_describe(*, names: list[Name], campaign: Campaign, viewer) -> 
     return described
 
 
-def order_letters_describe(*, order: Order, viewer) -> list[dict]:
+def order_letters_describe(*, order: Order, viewer, names_also: tuple[str, ...] = ()) -> list[dict]:
     """Every name of an order in id order with its letter, as names_letters_describe says, for
-    the done page, the API and certificates. `viewer` is the user looking (None: the public)."""
-    names = sorted(order.names.all(), key=lambda name: name.pk)  # uses a prefetch when there is one
-    return names_letters_describe(names=names, campaign=order.campaign, viewer=viewer)
+    the done page, the API and certificates. `viewer` is the user looking (None: the public).
+    The names, their letters and scrolls are read in one query; `names_also` names more of each
+    name's single relations to read in it (a higher app's, such as "certificate")."""
+    names = list(order.names.select_related("letter__scroll", *names_also).order_by("id"))
+    return names_letters_describe(names=names, campaign=order.campaign, viewer=viewer, letters_read=True)
 
 
 def letters_with_text(queryset: QuerySet) -> QuerySet:

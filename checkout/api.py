@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import prefetch_related_objects
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import referrer_for
-from allocation.selectors import order_names_prefetch, order_visible_to, order_with_letters
+from allocation.selectors import order_visible_to, order_with_letters
 from allocation.services import Buyer, Consent
 from core.security import OrderCreateThrottle
 from payments.providers import ProviderUnavailable
@@ -121,9 +120,9 @@ class OrderCreateView(APIView):
             )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error
-        # The order as placed (its campaign and team in hand), with its names read once.
+        # The order as placed (its campaign and team in hand); its names are read with their
+        # letters and certificates in one query.
         order = checkout.order
-        prefetch_related_objects([order], order_names_prefetch())
         gives_gift = any(name.get("gift") for name in data["names"])
         body = OrderSerializer(order, context={"request": request, "order_gives_no_gift": not gives_gift}).data
         if checkout.payment is not None:

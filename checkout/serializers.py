@@ -348,17 +348,21 @@ class OrderSerializer(ModelSerializerFieldsOnce):
 
     @extend_schema_field(NameSerializer(many=True))
     def get_names(self, order):
-        described = order_letters_describe(order=order, viewer=_viewer(self))
+        described = order_letters_describe(order=order, viewer=_viewer(self), names_also=("certificate",))
+        names = [item["name"] for item in described]
         context = {
             **self.context,
             "letters_by_name_id": {item["name"].pk: item["letter"] for item in described},
-            "certificates_by_name_id": certificates_by_name_id(names=[item["name"] for item in described]),
+            # Read with the names: a name without one reads as None, no query.
+            "certificates_by_name_id": {
+                name.pk: certificate for name in names if (certificate := getattr(name, "certificate", None))
+            },
             # The order just placed says whether it gave any gift: then none is looked for.
             "gifts_by_name_id": {}
             if self.context.get("order_gives_no_gift")
             else {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)},
         }
-        return NameSerializer([item["name"] for item in described], many=True, context=context).data
+        return NameSerializer(names, many=True, context=context).data
 
     def _receipts(self, order) -> dict:
         # The receipt and its cancellation read together, once per order serialized.

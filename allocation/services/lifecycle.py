@@ -45,7 +45,14 @@ def _refusal(order: Order, to: str) -> OrderTransitionRefused:
 
 
 def order_transition(
-    *, order_id: int, to: str, by=None, cancellation: str = "", now=None, locked: Order | None = None
+    *,
+    order_id: int,
+    to: str,
+    by=None,
+    cancellation: str = "",
+    now=None,
+    locked: Order | None = None,
+    savepoint: bool = True,
 ) -> Order:
     """Move an order to status `to`, under its row lock (inside the caller's transaction if
     any). Raises OrderTransitionRefused for a move not in ORDER_TRANSITIONS. `by` is the person
@@ -55,9 +62,11 @@ def order_transition(
     again.
 
     A savepoint of its own: a listener of order_status_changing may refuse the move (raise), and
-    the move is undone while a caller that catches that carries on in its transaction."""
+    the move is undone while a caller that catches that carries on in its transaction.
+    `savepoint=False` where the caller's whole transaction fails with such a refusal (it lets the
+    exception through): two statements less."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         order = locked if locked is not None else Order.objects.select_for_update().get(pk=order_id)
         old = order.status
         refusal = _refusal(order, to) if to not in ORDER_TRANSITIONS[old] else None
@@ -99,12 +108,13 @@ def order_mark_paid(*, order_id: int, by=None, locked: Order | None = None) -> O
     """Record that an order is paid. Idempotent: a paid or refunded order stays as it is. A
     cancelled (expired) one is paid all the same: money that arrives is honoured. `by` is the
     person who says so (an offline payment), named in the order's history; `locked` as for
-    order_transition."""
+    order_transition, given by a caller whose transaction fails whole if the move is refused (no
+    savepoint for it)."""
     with transaction.atomic(savepoint=False):
         order = locked if locked is not None else Order.objects.select_for_update().get(pk=order_id)
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             return order
-        return order_transition(order_id=order_id, to=OrderStatus.PAID, by=by, locked=order)
+        return order_transition(order_id=order_id, to=OrderStatus.PAID, by=by, locked=order, savepoint=locked is None)
 
 
 def order_cancel(*, order_id: int, by=None, cancellation: str = OrderCancellation.STAFF) -> Order:
