@@ -18,7 +18,7 @@ from scrolls.models import Campaign, Scroll, ScrollState
 from scrolls.services import campaign_progress_changed, scroll_mark_full_and_open_next
 
 from ..lottery import lottery_order
-from ..models import Order, OrderStatus, Reservation
+from ..models import Letter, Order, OrderStatus, Reservation
 from ..selectors import scroll_reserved_positions
 from ..signals import allocation_failed, letters_allocated, paid_orders_swept
 from .lifecycle import order_mark_paid
@@ -83,23 +83,35 @@ def scroll_walk_save(*, scroll: Scroll) -> Scroll:
     return scroll
 
 
-def _letters_insert(*, scroll: Scroll, positions: list[int], name_ids: list[int], now) -> None:
+def _letters_write(*, scroll: Scroll, positions: list[int], name_ids: list[int], now, order: Order | None) -> None:
     """Insert letters, one INSERT from two arrays per batch: an order of 200,000 names is the
     normal case for a shliach, and building model instances for each would cost more than the
-    insert itself. The unique constraint and the guard trigger check every row either way."""
+    insert itself. The unique constraint and the guard trigger check every row either way.
+
+    The last batch goes in one statement with the scroll's walk counters (saved without an audit
+    record: they move with every order) and, with `order`, the order's mark (`allocated_at`, the
+    machine's, without a history record either: docs, Audit). Statements run under the campaign's
+    lock are what every order of the campaign queues for, so they are as few as can be."""
+    insert = (
+        f"INSERT INTO {Letter._meta.db_table} (scroll_id, position, name_id, allocated_at)"
+        " SELECT %s, position, name_id, %s FROM unnest(%s::integer[], %s::bigint[]) AS batch(position, name_id)"
+    )
     with transaction.get_connection().cursor() as cursor:
-        for start in range(0, len(name_ids), LETTER_BATCH_SIZE):
-            cursor.execute(
-                "INSERT INTO allocation_letter (scroll_id, position, name_id, allocated_at)"
-                " SELECT %s, position, name_id, %s FROM unnest(%s::integer[], %s::bigint[])"
-                " AS batch(position, name_id)",
-                [
-                    scroll.pk,
-                    now,
-                    positions[start : start + LETTER_BATCH_SIZE],
-                    name_ids[start : start + LETTER_BATCH_SIZE],
-                ],
-            )
+        start = 0
+        while True:
+            end = start + LETTER_BATCH_SIZE
+            params = [scroll.pk, now, positions[start:end], name_ids[start:end]]
+            if end < len(name_ids):
+                cursor.execute(insert, params)
+                start = end
+                continue
+            sql = f"WITH letters AS ({insert})"
+            if order is not None:
+                sql += f", order_mark AS (UPDATE {Order._meta.db_table} SET allocated_at = %s WHERE id = %s)"
+                params += [now, order.pk]
+            sql += f" UPDATE {Scroll._meta.db_table} SET steps_walked = %s, letters_allocated = %s WHERE id = %s"
+            cursor.execute(sql, [*params, scroll.steps_walked, scroll.letters_allocated, scroll.pk])
+            return
 
 
 def _order_allocated_at_set(*, order: Order, now) -> None:
@@ -129,10 +141,6 @@ def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[
                 _order_allocated_at_set(order=order, now=now)
             return []
 
-        # What the order records of itself comes first: its row is locked already, and it commits
-        # or rolls back with the letters. The campaign's lock, which every order of the campaign
-        # queues for, is then held only for the walk (under load the queue is the bottleneck).
-        _order_allocated_at_set(order=order, now=now)
         announce_on_commit(letters_allocated, sender=Order, order_id=order_id, campaign_id=order.campaign_id)
         # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
         campaign_progress_changed(campaign_id=order.campaign_id)
@@ -148,6 +156,8 @@ def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[
             .get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
         )
         given = []
+        order.allocated_at = now  # written with the first scroll's letters
+        mark = order
         while waiting:
             # Read once per scroll: skipping a reserved position then costs a set lookup. The next
             # scroll, opened when this one fills, is read on its own.
@@ -157,16 +167,16 @@ def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[
                 if read_with_scroll is not None
                 else scroll_reserved_positions(scroll_id=scroll.pk)
             )
-            walked_from = scroll.steps_walked
             positions, passed = scroll_walk(scroll=scroll, count=len(waiting), reserved=reserved)
             batch = waiting[: len(positions)]
-            _letters_insert(scroll=scroll, positions=positions, name_ids=batch, now=now)
+            scroll.letters_allocated += len(batch)
+            _letters_write(scroll=scroll, positions=positions, name_ids=batch, now=now, order=mark)
+            mark = None
             reservations_reached(scroll=scroll, positions=passed, now=now)
             given.extend((scroll.pk, position) for position in positions)
             waiting = waiting[len(batch) :]
-            scroll.letters_allocated += len(batch)
-            if scroll.steps_walked != walked_from or scroll.steps_walked == scroll.total_letters:
-                scroll = scroll_walk_save(scroll=scroll)
+            if scroll.steps_walked == scroll.total_letters:
+                scroll = scroll_mark_full_and_open_next(scroll=scroll)
     logger.info("Order %s: %d letters allocated", order_id, len(given))
     return given
 
