@@ -4,6 +4,7 @@ page, demo payment, done page), each over the CPU of a trivial request (/healthz
 by side in the same server and run, one client at a time; and the SQL statements each sends.
 
     .venv/bin/python tests/with_services.py .venv/bin/python bench/order_cpu.py [--rounds 5]
+    .venv/bin/python tests/with_services.py .venv/bin/python bench/order_cpu.py --profile [--orders 200]
 
 Targets (issue 22): an API order at most 8x a trivial request, the web flow at most 20x, an API
 order in at most 15 statements. The worker's CPU is read from /proc (user + system time of the
@@ -14,7 +15,9 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,28 +58,31 @@ def prepare(args):
     print(json.dumps({"database": name, "token": token}))
 
 
+class TestClient:
+    """Django's test client in the shape of load.Client, for buy_through_api and buy_through_pages."""
+
+    def __init__(self):
+        from django.test import Client as DjangoClient
+
+        self.client = DjangoClient(HTTP_HOST="127.0.0.1")
+
+    def request(self, method, path, body=None, headers=None):
+        extra = {f"HTTP_{key.upper().replace('-', '_')}": value for key, value in (headers or {}).items()}
+        content_type = extra.pop("HTTP_CONTENT_TYPE", "application/octet-stream")
+        if method == "GET":
+            response = self.client.get(path, **extra)
+        else:
+            response = self.client.generic(method, path, data=body or b"", content_type=content_type, **extra)
+        return response.status_code, response.headers, response.content
+
+
 def statements(args):
     """The statements of one API order and of one web flow, as the server sends them (the same
     code, through Django's test client in this process; tasks go to no broker)."""
     from django.db import connection
-    from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
 
     rng = random.Random(1)
-
-    class TestClient:  # the shape of load.Client, for buy_through_api and buy_through_pages
-        def __init__(self):
-            self.client = DjangoClient(HTTP_HOST="127.0.0.1")
-
-        def request(self, method, path, body=None, headers=None):
-            extra = {f"HTTP_{key.upper().replace('-', '_')}": value for key, value in (headers or {}).items()}
-            content_type = extra.pop("HTTP_CONTENT_TYPE", "application/octet-stream")
-            if method == "GET":
-                response = self.client.get(path, **extra)
-            else:
-                response = self.client.generic(method, path, data=body or b"", content_type=content_type, **extra)
-            return response.status_code, response.headers, response.content
-
     buy_through_api(TestClient(), token=args.token, rng=rng)  # warm
     with CaptureQueriesContext(connection) as api:
         buy_through_api(TestClient(), token=args.token, rng=rng)
@@ -84,6 +90,45 @@ def statements(args):
     with CaptureQueriesContext(connection) as web:
         buy_through_pages(TestClient(), rng=rng)
     print(json.dumps({"api": len(api.captured_queries), "web": len(web.captured_queries)}))
+
+
+def profile(args):
+    """Where an API order's Python goes: `--orders` orders in this process under cProfile (the
+    same code as the server's, through Django's test client), the functions by their own time
+    and the request's parts by their cumulative time."""
+    import collections
+    import cProfile
+    import pstats
+
+    from django.db import connection
+
+    rng = random.Random(2)
+    client = TestClient()
+    for _ in range(10):  # warm
+        buy_through_api(client, token=args.token, rng=rng)
+    waited = collections.defaultdict(float)
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            waited[re.sub(r'"s\d+_x\d+"', '"..."', " ".join(sql.split()[:4]))[:70]] += time.perf_counter() - started
+
+    profiler = cProfile.Profile()
+    with connection.execute_wrapper(timed):
+        profiler.enable()
+        for _ in range(args.orders):
+            buy_through_api(client, token=args.token, rng=rng)
+        profiler.disable()
+    print(f"{args.orders} API orders of 3 names, in process; time in each statement (wall, an order):")
+    for statement, seconds in sorted(waited.items(), key=lambda item: -item[1]):
+        print(f"  {seconds / args.orders * 1000:7.3f} ms  {statement}")
+    if args.stats_file:
+        profiler.dump_stats(args.stats_file)
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(60)
 
 
 def drop(args):
@@ -149,6 +194,15 @@ def measure(args, token):
 
 
 def main(args):
+    if args.profile:
+        token = step_run(__file__, "prepare")["token"]
+        try:
+            command = [sys.executable, __file__, "profile", "--token", token, "--orders", str(args.orders)]
+            command += ["--stats-file", args.stats_file] if args.stats_file else []
+            subprocess.run(command, cwd=ROOT, env=os.environ, check=True)
+        finally:
+            step_run(__file__, "drop")
+        return
     print(f"Preparing {DATABASE} (campaigns, the text, a trusted shliach) ...", flush=True)
     token = step_run(__file__, "prepare")["token"]
     try:
@@ -181,7 +235,9 @@ def main(args):
 
 def parse():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", nargs="?", default="main", choices=["main", "prepare", "statements", "drop"])
+    parser.add_argument("step", nargs="?", default="main", choices=["main", "prepare", "statements", "profile", "drop"])
+    parser.add_argument("--profile", action="store_true", help="profile --orders API orders instead of measuring")
+    parser.add_argument("--stats-file", default="", help="with --profile: also write the profile (pstats) here")
     parser.add_argument("--token", default="")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--orders", type=int, default=40, help="orders (and web flows) a round")
@@ -195,4 +251,4 @@ if __name__ == "__main__":
         main(arguments)
     else:
         setup_django()
-        {"prepare": prepare, "statements": statements, "drop": drop}[arguments.step](arguments)
+        {"prepare": prepare, "statements": statements, "profile": profile, "drop": drop}[arguments.step](arguments)

@@ -85,7 +85,11 @@ def payment_record_offline(
             payment = _payment_offline_write(order=order, reference=reference, recorded_by=recorded_by)
     if already_paid:
         raise ValidationError({"order": [_("This order is already paid.")]})
-    order_allocate_or_enqueue(order_id=order.pk, locked=order)
+    # An order placed in this transaction: its names as written, all waiting for letters.
+    placed = getattr(order, "names_placed", None) if held else None
+    order_allocate_or_enqueue(
+        order_id=order.pk, locked=order, waiting_name_ids=None if placed is None else [name.pk for name in placed]
+    )
     return payment
 
 

@@ -120,13 +120,16 @@ def _order_allocated_at_set(*, order: Order, now) -> None:
     Order.objects.filter(pk=order.pk).update(allocated_at=now)
 
 
-def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[int, int]]:
+def order_allocate(
+    *, order_id: int, locked: Order | None = None, waiting_name_ids: list[int] | None = None
+) -> list[tuple[int, int]]:
     """Give every name of a paid order a letter: consecutive steps along the scroll's allocation
     order (consecutive positions in a sequential scroll), spilling into the next scroll when
     this one fills. Safe to call any number of times: names that already hold a
     letter are skipped, and an order that is not paid gets nothing. Returns the
     (scroll id, position) of each letter given now. `locked`: the order, when the caller's
-    transaction (still open) holds its row lock already."""
+    transaction (still open) holds its row lock already; `waiting_name_ids`, with `locked`: its
+    names in id order, when that transaction placed them (none can hold a letter yet)."""
     # The row lock taken by the caller's transaction, still open: not taken again.
     held = locked if locked is not None and transaction.get_connection().in_atomic_block else None
     with transaction.atomic():
@@ -134,7 +137,10 @@ def order_allocate(*, order_id: int, locked: Order | None = None) -> list[tuple[
         if order.status != OrderStatus.PAID:
             logger.info("Order %s is %s; no letters allocated", order_id, order.status)
             return []
-        waiting = list(order.names.filter(letter__isnull=True).order_by("id").values_list("id", flat=True))
+        if held is not None and waiting_name_ids is not None:
+            waiting = list(waiting_name_ids)
+        else:
+            waiting = list(order.names.filter(letter__isnull=True).order_by("id").values_list("id", flat=True))
         now = timezone.now()
         if not waiting:
             if order.allocated_at is None:
@@ -188,12 +194,14 @@ def order_fulfil(*, order_id: int) -> None:
     order_allocate_or_enqueue(order_id=order_id)
 
 
-def order_allocate_or_enqueue(*, order_id: int, locked: Order | None = None) -> None:
+def order_allocate_or_enqueue(
+    *, order_id: int, locked: Order | None = None, waiting_name_ids: list[int] | None = None
+) -> None:
     """Allocate an order just marked paid; if that fails, leave it to the task and the sweeper.
     The allocation is its own transaction (or savepoint), so the payment recorded before stands.
-    `locked` as for order_allocate."""
+    `locked` and `waiting_name_ids` as for order_allocate."""
     try:
-        order_allocate(order_id=order_id, locked=locked)
+        order_allocate(order_id=order_id, locked=locked, waiting_name_ids=waiting_name_ids)
     except Exception:
         logger.exception("Allocation of order %s failed; the sweeper will retry", order_id)
         announce_on_commit(allocation_failed, sender=Order, order_id=order_id)

@@ -181,6 +181,9 @@ def order_place(
                 [Name(order=order, **cleaned) for cleaned in names], batch_size=NAME_WRITE_BATCH
             )
             _gifts_write(order=order, names=rows, gifts=gifts)
+            # The names as written, in id order, for a caller that pays and allocates the order
+            # in the same transaction (payments.services.payment_record_offline): not read again.
+            order.names_placed = rows
         else:
             writer = _NameWriter(order)
             for cleaned in names:
