@@ -401,7 +401,10 @@ def capture(args):
         with transaction.atomic():
             order = order_place(campaign=api_campaign, names=[_name(rng) for _ in range(API_NAMES)], created_by=user,
                                  channel="api")  # fmt: skip
-            payment = payment_record_offline(order=order, reference="load-capture", recorded_by=user)
+            # As the API places and pays it (checkout.services.order_checkout).
+            payment = payment_record_offline(
+                order=order, reference="load-capture", recorded_by=user, placed_in_this_transaction=True
+            )
     api_ids = _ids(order.pk, [payment.pk])
     with StatementRecorder(connection) as web:
         order = order_place(campaign=web_campaign, names=[_name(rng)], buyer=Buyer(name="Load", email="l@example.org"))
@@ -425,6 +428,7 @@ def _ids(order_id, payment_ids):
 
 _RETURNING_TABLE = re.compile(r'INSERT INTO "?(allocation_order|allocation_name|payments_payment)"?\s', re.I)
 _LETTERS = re.compile(r"INSERT INTO allocation_letter", re.I)
+_LETTERS_WITH_COUNTERS = re.compile(r"UPDATE scrolls_scroll SET steps_walked = %s, letters_allocated = %s", re.I)
 _SCROLL_LOCK = re.compile(r'FROM "scrolls_scroll" WHERE .* FOR UPDATE', re.I | re.S)
 _SCROLL_SAVE = re.compile(r'^UPDATE "scrolls_scroll" SET (.*) WHERE', re.I)
 
@@ -442,12 +446,17 @@ def replay_once(cursor, log, ids):
         _, sql, params, many = entry
         params = _substitute(params, mapping)
         if _LETTERS.search(sql):
-            scroll_id, now, positions, names = params
+            scroll_id, now, positions, names, *rest = params
             walked = scroll["steps_walked"]
             params = [scroll_id, now, list(range(walked + 1, walked + 1 + len(names))), names]
             scroll["steps_walked"] += len(names)
             scroll["letters_allocated"] += len(names)
             letters += len(names)
+            if _LETTERS_WITH_COUNTERS.search(sql):
+                # The same statement saves the scroll's counters (and the order's mark): this
+                # replay's scroll moved on.
+                *mark, _, _, counted_scroll = rest
+                params += [*mark, scroll["steps_walked"], scroll["letters_allocated"], counted_scroll]
         elif match := _SCROLL_SAVE.search(sql):
             # The walk's counters, as the service sets them: this replay's scroll moved on.
             columns = re.findall(r'"(\w+)" = %s', match.group(1))
