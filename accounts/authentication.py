@@ -1,11 +1,9 @@
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from .backends import EmailOrUsernameBackend
-from .selectors import permissions_granted
+from .selectors import permissions_granted_of_token_user
 
 
 class TokenWithProfileAuthentication(TokenAuthentication):
@@ -18,7 +16,7 @@ class TokenWithProfileAuthentication(TokenAuthentication):
         try:
             token = (
                 model.objects.select_related("user", "user__profile")
-                .annotate(user_permissions_granted=ArraySubquery(permissions_granted(user=OuterRef("user_id"))))
+                .annotate(user_permissions_granted=permissions_granted_of_token_user())
                 .get(key=key)
             )
         except model.DoesNotExist as error:

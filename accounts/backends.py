@@ -32,7 +32,7 @@ class EmailOrUsernameBackend(ModelBackend):
                 rows = Permission.objects.values_list("content_type__app_label", "codename")
                 permissions = {f"{app_label}.{codename}" for app_label, codename in rows}
             else:
-                permissions = set(permissions_granted(user=user_obj))
+                permissions = permissions_granted(user=user_obj)
             user_obj._all_permissions = permissions
         return permissions
 

@@ -7,12 +7,14 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.authentication import TokenWithProfileAuthentication
 from accounts.models import Profile
 from accounts.selectors import campaigns_visible_to
 from accounts.services import profile_for
@@ -352,3 +354,31 @@ def test_a_shliach_never_sees_another_shliachs_orders(client, campaigns):
     for order in Order.objects.filter(pk__in=[others["id"], sara_referred.pk]):
         assert order.token not in page
     assert response.context["totals"]["total"]["orders"] == 1
+
+
+def test_a_users_permissions_are_their_own_and_their_groups_read_once_with_the_token_or_the_session(campaigns):
+    shliach = make_shliach("perm-shliach", permissions=["payments.record_offline_payment"])
+    outsider = make_user("perm-outsider")
+    admin = User.objects.create_superuser("perm-admin", "admin@example.org", PASSWORD)
+    group_permissions = {
+        f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.filter(group__name="shliach")
+    }
+    assert "accounts.register_names" in group_permissions
+    expected = group_permissions | {"payments.record_offline_payment"}
+
+    for user, wanted in ((shliach, expected), (outsider, set())):
+        session_user = User.objects.get(pk=user.pk)
+        assert session_user.get_all_permissions() == wanted
+        key = Token.objects.get_or_create(user=user)[0].key
+        with CaptureQueriesContext(connection) as read:
+            token_user, _ = TokenWithProfileAuthentication().authenticate_credentials(key)
+            assert token_user.get_all_permissions() == wanted
+            assert token_user.has_perm("payments.record_offline_payment") == (user == shliach)
+        assert len(read.captured_queries) == 1  # the token, the user, the profile and the permissions
+
+    # A superuser holds every permission, however they came in.
+    key = Token.objects.get_or_create(user=admin)[0].key
+    token_admin, _ = TokenWithProfileAuthentication().authenticate_credentials(key)
+    assert token_admin.has_perm("payments.record_offline_payment")
+    assert token_admin.get_all_permissions() == User.objects.get(pk=admin.pk).get_all_permissions()
+    assert len(token_admin.get_all_permissions()) == Permission.objects.count()
