@@ -5,7 +5,7 @@ from allocation.models import Letter, Name, Order
 from payments.models import Payment
 
 from .conftest import token_client
-from .factories import name_data
+from .factories import make_order, name_data
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +158,57 @@ def test_an_order_of_100000_names_in_one_request(campaigns, trusted_shliach):
     answer = response.json()
     assert len(answer["names"]) == 100_000 and answer["names"][-1]["letter"]["position"] == 100_000
     assert Letter.objects.filter(name__order_id=answer["id"]).count() == 100_000
+
+
+def test_a_names_answer_is_drfs_own_representation_of_its_declared_fields(campaigns, trusted_shliach, settings):
+    """NameSerializer builds its answer by hand (an order of 100,000 names is answered at once):
+    it must say exactly what DRF's generic walk over the declared fields says, for every kind of
+    name: with and without a letter, certificate, gift, date of birth or dedication."""
+    from rest_framework import serializers as drf
+
+    from allocation.models import Name
+    from certificates.services import order_certificates_issue
+    from checkout.serializers import NameSerializer
+
+    settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED = False
+    client = token_client(trusted_shliach)
+    names = [
+        {"hebrew_name": "משה", "parent_hebrew_name": "שרה", "gender": "m"},
+        {
+            "hebrew_name": "חנה",
+            "parent_hebrew_name": "לאה",
+            "gender": "f",
+            "english_name": "Hannah",
+            "family_name": "Levi",
+            "deceased": True,
+            "city": "Haifa",
+            "country": "IL",
+            "gift": {"recipient_name": "Chaya", "recipient_email": "chaya@example.org"},
+        },
+        {
+            "hebrew_name": "דוד",
+            "parent_hebrew_name": "רחל",
+            "gender": "m",
+            "dedication": {"kind": "refuah_shleimah", "text": "מכל המשפחה"},
+            "listed": True,
+        },
+    ]
+    paid = client.post(
+        "/api/v1/orders/", order_payload(names=names, payment={"method": "offline", "reference": "r1"}), format="json"
+    )
+    assert paid.status_code == 201, paid.content
+    order = Order.objects.get(pk=paid.json()["id"])
+    order_certificates_issue(order_id=order.pk)
+    unpaid = make_order(campaigns["idf"], 1)  # no letter yet
+    Name.objects.filter(order_id=order.pk, hebrew_name="דוד").update(date_of_birth="2001-02-03")
+
+    serializer = NameSerializer(context={"request": None})
+    described = list(Name.objects.filter(order__in=[order, unpaid]).select_related("order__campaign"))
+    assert len(described) == 4
+    kinds = set()
+    for name in described:
+        by_hand = serializer.to_representation(name)
+        assert by_hand == drf.ModelSerializer.to_representation(serializer, name)
+        assert list(by_hand) == NameSerializer.Meta.fields
+        kinds |= {key for key in ("letter", "certificate", "gift", "date_of_birth") if by_hand[key] is not None}
+    assert kinds == {"letter", "certificate", "gift", "date_of_birth"}
