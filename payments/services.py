@@ -211,7 +211,8 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
 
         payment.status = PaymentStatus.SUCCEEDED
         payment.succeeded_at = timezone.now()
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        # Read and locked with the payment above (FOR UPDATE of both rows): as it is now.
+        order = payment.order
         # Against the order as it is now, not the attempt: an attempt started before its order's
         # amount was changed pays the old amount, which staff must see and settle.
         expected = to_minor_units(order.amount, order.currency)
@@ -231,7 +232,8 @@ def payment_confirm(*, payment_id: int, outcome: ProviderStatus) -> Payment:
             payment.flagged_reason = _("The order was already paid by another attempt: refund this one.")
             logger.error("Payment %s flagged: order %s paid twice", payment.pk, order.pk)
         else:
-            order_mark_paid(order_id=order.pk)
+            # Under that lock; a listener's refusal fails the whole block, payment included.
+            order_mark_paid(order_id=order.pk, locked=order)
         payment.save(update_fields=["status", "flagged_reason", "succeeded_at", "updated_at"])
     if not payment.flagged_reason:  # the order was marked paid above, with the payment
         order_allocate_or_enqueue(order_id=payment.order_id)
