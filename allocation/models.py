@@ -117,6 +117,9 @@ class Order(models.Model):
     privacy_notice_version = models.CharField(
         _("privacy notice consented to"), max_length=32, blank=True, default="", editable=False
     )
+    # Whether any of its names is given to someone (a Gift), set when it is placed: what follows
+    # its allocation (delivering the e-cards) is queued without looking for gifts first.
+    gives_gifts = models.BooleanField(_("gives letters as gifts"), default=False, db_default=False, editable=False)
     # When the buyer's contact data and the names' personal details were erased (the privacy
     # app: on request, or after PERSONAL_DATA_RETENTION_YEARS); the Hebrew names, letters and
     # amounts stay.

@@ -14,7 +14,8 @@ order_status_changed = Signal()
 # does not handle: its exception undoes the move.
 order_status_changing = Signal()
 
-# Every name of an order now holds a letter: order_id, campaign_id.
+# Every name of an order now holds a letter: order_id, campaign_id, and gives_gifts (whether
+# any of its names is given to someone, Order.gives_gifts).
 letters_allocated = Signal()
 
 # An allocation failed after its order was paid (the sweeper would find it later): order_id.

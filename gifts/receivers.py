@@ -2,7 +2,6 @@
 
 from django.dispatch import receiver
 
-from allocation.models import Gift
 from allocation.signals import letters_allocated
 from core.tasks import enqueue
 
@@ -10,8 +9,8 @@ from .tasks import deliver_order_gifts
 
 
 @receiver(letters_allocated, dispatch_uid="gifts-deliver")
-def gifts_deliver_enqueue(sender, order_id, **kwargs):
+def gifts_deliver_enqueue(sender, order_id, gives_gifts, **kwargs):
     # Sent once the allocation committed (announce_on_commit): the task reads committed letters.
-    # Most orders give no gift: one indexed look rather than a task queued and run for each.
-    if Gift.objects.filter(name__order_id=order_id).exists():
+    # Most orders give no gift, and the order says so (Order.gives_gifts): no task, no query.
+    if gives_gifts:
         enqueue(deliver_order_gifts, order_id)

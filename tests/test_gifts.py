@@ -313,3 +313,20 @@ def test_staff_read_gifts_in_the_admin_without_the_recipients_link(client, campa
         == 403
     )
     assert Gift.objects.get(pk=present.pk).recipient_email == "chaya@example.org"
+
+
+def test_an_order_says_whether_it_gives_gifts_and_only_then_are_they_delivered_on_allocation(
+    campaigns, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.CERTIFICATES_ISSUE_WHEN_ALLOCATED = False
+    giving = make_order(campaigns["idf"], names=[name_data(0), name_data(1, gift=gift())])
+    plain = make_order(campaigns["idf"], names=[name_data(2)])
+    assert (giving.gives_gifts, plain.gives_gifts) == (True, False)
+    giving.refresh_from_db()
+    plain.refresh_from_db()
+    assert (giving.gives_gifts, plain.gives_gifts) == (True, False)
+    with django_capture_on_commit_callbacks(execute=True):
+        paid(giving)
+        paid(plain)
+    assert [message.to for message in mailoutbox if message.to == ["chaya@example.org"]] == [["chaya@example.org"]]
+    assert Gift.objects.get().state == GiftState.DELIVERED

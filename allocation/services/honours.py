@@ -212,7 +212,9 @@ def reservation_give(*, reservation_id: int, name: dict, email: str = "", given_
         # The letter guard lets only the reservation's name be written here.
         Letter.objects.create(scroll=scroll, position=reservation.position, name=honoured, allocated_at=now)
         Scroll.objects.filter(pk=scroll.pk).update(letters_allocated=F("letters_allocated") + 1)
-        announce_on_commit(letters_allocated, sender=Order, order_id=order.pk, campaign_id=campaign.pk)
+        announce_on_commit(
+            letters_allocated, sender=Order, order_id=order.pk, campaign_id=campaign.pk, gives_gifts=order.gives_gifts
+        )
         campaign_progress_changed(campaign_id=campaign.pk)
     logger.info("Scroll %s: honour letter %d given to %s", scroll, reservation.position, honoured.display_name)
     return order

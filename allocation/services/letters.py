@@ -147,7 +147,13 @@ def order_allocate(
                 _order_allocated_at_set(order=order, now=now)
             return []
 
-        announce_on_commit(letters_allocated, sender=Order, order_id=order_id, campaign_id=order.campaign_id)
+        announce_on_commit(
+            letters_allocated,
+            sender=Order,
+            order_id=order_id,
+            campaign_id=order.campaign_id,
+            gives_gifts=order.gives_gifts,
+        )
         # The cached progress (pages, widget, GET /api/v1/campaigns/) is refreshed on commit.
         campaign_progress_changed(campaign_id=order.campaign_id)
 

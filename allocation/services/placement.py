@@ -163,6 +163,7 @@ def order_place(
         language=language if language in dict(settings.LANGUAGES) else "",
         consent_at=consent.at if consent else None,
         privacy_notice_version=consent.notice_version if consent else "",
+        gives_gifts=count_known and any(cleaned.get("gift") for cleaned in names),
     )
     if count_known:  # in memory already: refused, if at all, before anything is written
         if not names:
