@@ -123,8 +123,7 @@ class OrderCreateView(APIView):
         # The order as placed (its campaign and team in hand); its names are read with their
         # letters and certificates in one query.
         order = checkout.order
-        gives_gift = any(name.get("gift") for name in data["names"])
-        body = OrderSerializer(order, context={"request": request, "order_gives_no_gift": not gives_gift}).data
+        body = OrderSerializer(order, context={"request": request}).data
         if checkout.payment is not None:
             body["payment"] = {
                 "provider": checkout.payment.provider,

@@ -380,10 +380,10 @@ class OrderSerializer(ModelSerializerFieldsOnce):
             "certificates_by_name_id": {
                 name.pk: certificate for name in names if (certificate := getattr(name, "certificate", None))
             },
-            # The order just placed says whether it gave any gift: then none is looked for.
-            "gifts_by_name_id": {}
-            if self.context.get("order_gives_no_gift")
-            else {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)},
+            # The order says whether it gives any gift (Order.gives_gifts): else none is looked for.
+            "gifts_by_name_id": {gift.name_id: gift for gift in Gift.objects.filter(name__order=order)}
+            if order.gives_gifts
+            else {},
         }
         return NameSerializer(names, many=True, context=context).data
 

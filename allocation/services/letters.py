@@ -168,8 +168,7 @@ def order_allocate(
             .get(campaign_id=order.campaign_id, state=ScrollState.OPEN)
         )
         given = []
-        order.allocated_at = now  # written with the first scroll's letters
-        mark = order
+        mark = order  # its allocated_at is written with the first scroll's letters
         while waiting:
             # Read once per scroll: skipping a reserved position then costs a set lookup. The next
             # scroll, opened when this one fills, is read on its own.
@@ -189,6 +188,7 @@ def order_allocate(
             waiting = waiting[len(batch) :]
             if scroll.steps_walked == scroll.total_letters:
                 scroll = scroll_mark_full_and_open_next(scroll=scroll)
+        order.allocated_at = now
     logger.info("Order %s: %d letters allocated", order_id, len(given))
     return given
 
