@@ -155,7 +155,8 @@ def order_done(request, token):
     payment_failed = request.GET.get("redirect_status") == "failed"
     context = {
         "order": order,
-        "names": order_letters_describe(order=order, viewer=request.user),
+        # Each name read with its letter and certificate (templates/allocation/done.html).
+        "names": order_letters_describe(order=order, viewer=request.user, names_also=("certificate",)),
         "payment_failed": payment_failed,
         "expires_at": order_expires_at(order=order) if order.status == OrderStatus.PENDING else None,
     }

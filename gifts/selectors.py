@@ -8,7 +8,9 @@ def gift_by_token(*, token: str) -> Gift | None:
 
 
 def order_gifts(*, order) -> list[Gift]:
-    """An order's gifts, for its page: one query, none when it has no gift."""
+    """An order's gifts, for its page: one query, none when it gives no gift (Order.gives_gifts)."""
+    if not order.gives_gifts:
+        return []
     return list(Gift.objects.filter(name__order=order).select_related("name").order_by("id"))
 
 
