@@ -85,6 +85,23 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+def _csp_refused(page, label) -> list[str]:
+    """What the browser refused on this page under the Content Security Policy, each labelled."""
+    return [f"{label}: {seen}" for seen in page.evaluate("window.__cspViolations")]
+
+
+def _pages_audited(page, live_server, paths, language, axe_script):
+    """Each path opened (200, in `language`), checked by axe and for CSP refusals: (found, refused)."""
+    found, refused = [], []
+    for path in paths:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, (path, response.status)
+        assert page.get_attribute("html", "lang") == language
+        found += _violations(page, axe_script, f"{language} {path}")
+        refused += _csp_refused(page, f"{language} {path}")
+    return found, refused
+
+
 def test_the_check_itself_finds_an_unlabelled_field(page, axe_script):  # noqa: F811
     page.set_content(
         '<!doctype html><html lang="en"><head><title>Form</title></head>'
@@ -142,12 +159,9 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             lambda message, refused=refused: "Content Security Policy" in message.text and refused.append(message.text),
         )
         page.add_init_script(REPORT_CSP_VIOLATIONS)
-        for path in paths:
-            response = page.goto(f"{live_server.url}{path}")
-            assert response.status == 200, (path, response.status)
-            assert page.get_attribute("html", "lang") == language
-            found += _violations(page, axe_script, f"{language} {path}")
-            refused += [f"{language} {path}: {seen}" for seen in page.evaluate("window.__cspViolations")]
+        found_here, refused_here = _pages_audited(page, live_server, paths, language, axe_script)
+        found += found_here
+        refused += refused_here
         if user is shliach:
             # The grid's shared Hebrew keyboard open.
             page.goto(f"{live_server.url}/shliach/grid/idf/")
@@ -159,24 +173,20 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
             page.click("#continue-to-payment")
             page.wait_for_selector("#form-errors")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (errors)")
-            refused += [f"{language} /buy/idf/ (errors): {seen}" for seen in page.evaluate("window.__cspViolations")]
+            refused += _csp_refused(page, f"{language} /buy/idf/ (errors)")
             # The Hebrew keyboard open, and suggestions for a name typed in Latin letters (hebrew_input.js).
             page.goto(f"{live_server.url}/buy/idf/")
             page.click("[aria-controls='id_names-0-hebrew_name-hebrew-keyboard']")
             page.fill("#id_names-0-parent_hebrew_name", "Chaya Mushka")
             page.wait_for_selector("#id_names-0-parent_hebrew_name-hebrew-suggestions .hebrew-suggestion")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (Hebrew keyboard)")
-            refused += [
-                f"{language} /buy/idf/ (Hebrew keyboard): {seen}" for seen in page.evaluate("window.__cspViolations")
-            ]
+            refused += _csp_refused(page, f"{language} /buy/idf/ (Hebrew keyboard)")
             # The thank-you page's "add a name for someone who cannot": the buy page, its buyer filled in.
             page.goto(f"{live_server.url}/orders/{paid.token}/")
             page.click("#order-another")
             page.wait_for_selector("#buy-form")
             found += _violations(page, axe_script, f"{language} /buy/idf/ (add a name)")
-            refused += [
-                f"{language} /buy/idf/ (add a name): {seen}" for seen in page.evaluate("window.__cspViolations")
-            ]
+            refused += _csp_refused(page, f"{language} /buy/idf/ (add a name)")
         context.close()
     assert not found, "Accessibility violations:\n" + "\n".join(found)
     assert not refused, "Content Security Policy violations:\n" + "\n".join(refused)

@@ -16,7 +16,14 @@ from registrations.card_services import card_entry_submit, card_photos_upload
 from registrations.models import CardPhoto, CardState
 from teams.services import team_create, team_members_set
 
-from .test_accessibility import REPORT_CSP_VIOLATIONS, _context, _violations, axe_script  # noqa: F401
+from .test_accessibility import (  # noqa: F401  (axe_script: a fixture)
+    REPORT_CSP_VIOLATIONS,
+    _context,
+    _csp_refused,
+    _pages_audited,
+    _violations,
+    axe_script,
+)
 from .test_card_photos import CARD_ROW, make_shliach, phone_photo, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -148,13 +155,7 @@ def test_the_card_pages_have_no_serious_accessibility_violation(browser, live_se
     context = _context(browser, live_server, language, member)
     page = context.new_page()
     page.add_init_script(REPORT_CSP_VIOLATIONS)
-    found, refused = [], []
-    for path in paths:
-        response = page.goto(f"{live_server.url}{path}")
-        assert response.status == 200, (path, response.status)
-        assert page.get_attribute("html", "lang") == language
-        found += _violations(page, axe_script, f"{language} {path}")
-        refused += [f"{language} {path}: {seen}" for seen in page.evaluate("window.__cspViolations")]
+    found, refused = _pages_audited(page, live_server, paths, language, axe_script)
     # The queue with an upload refused, and a card typed with a problem: their errors shown.
     page.goto(f"{live_server.url}{paths[0]}")
     page.set_input_files("#card-photos-files", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"x"}])
@@ -166,7 +167,7 @@ def test_the_card_pages_have_no_serious_accessibility_violation(browser, live_se
     page.click("#grid-submit")
     page.wait_for_selector("#card-errors")
     found += _violations(page, axe_script, f"{language} {paths[1]} (problems)")
-    refused += [f"{language} (errors): {seen}" for seen in page.evaluate("window.__cspViolations")]
+    refused += _csp_refused(page, f"{language} (errors)")
     context.close()
     assert not found, "Accessibility violations:\n" + "\n".join(found)
     assert not refused, "Content Security Policy violations:\n" + "\n".join(refused)
